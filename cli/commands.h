@@ -1,0 +1,6 @@
+#pragma once
+
+namespace ntblab::cli {
+int demo();
+int regs();
+}  // namespace ntblab::cli
