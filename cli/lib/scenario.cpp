@@ -1,0 +1,314 @@
+#include "scenario.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "units.h"
+
+namespace ntblab::cli {
+
+namespace {
+
+constexpr int kMaxNodes = 16;          // a PEX8749 has 18 ports
+constexpr int kMaxLanes = 48;          // PEX8749 lane count
+constexpr int kMaxPorts = 18;          // PEX8749 port count
+constexpr uint64_t kMinMemory = 128ull << 20;
+constexpr uint64_t kMaxMemory = 16ull << 30;
+
+/// Walks the YAML tree with the current field path, so every error names
+/// file, line and field.
+class Reader {
+ public:
+  Reader(Scenario& s) : s_(s) {}
+
+  [[noreturn]] void fail(const YAML::Node& n, const std::string& field, const std::string& what) {
+    throw ScenarioError(s_.file, n.Mark().line + 1, field, what);
+  }
+
+  void only_keys(const YAML::Node& map, const std::string& path, std::initializer_list<const char*> keys) {
+    if (!map.IsMap()) fail(map, path.empty() ? "(top level)" : path, "expected a mapping");
+    for (const auto& kv : map) {
+      std::string k = kv.first.as<std::string>();
+      if (std::find_if(keys.begin(), keys.end(), [&](const char* x) { return k == x; }) == keys.end()) {
+        std::string list;
+        for (const char* x : keys) list += std::string(list.empty() ? "" : ", ") + x;
+        fail(kv.first, join(path, k), "unknown field (expected one of: " + list + ")");
+      }
+    }
+  }
+
+  static std::string join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+
+  void note(const YAML::Node& n, const std::string& field) { s_.lines[field] = n.Mark().line + 1; }
+
+  std::string str(const YAML::Node& n, const std::string& field) {
+    note(n, field);
+    if (!n.IsScalar()) fail(n, field, "expected a string");
+    return n.as<std::string>();
+  }
+
+  long integer(const YAML::Node& n, const std::string& field, long lo, long hi) {
+    std::string t = str(n, field);
+    try {
+      size_t used = 0;
+      long v = std::stol(t, &used, 0);
+      if (used != t.size()) throw std::invalid_argument(t);
+      if (v < lo || v > hi)
+        fail(n, field, t + " is out of range " + std::to_string(lo) + ".." + std::to_string(hi));
+      return v;
+    } catch (const std::logic_error&) {
+      fail(n, field, "'" + t + "' is not a whole number");
+    }
+  }
+
+  uint64_t size(const YAML::Node& n, const std::string& field) {
+    std::string t = str(n, field);
+    auto v = parse_size(t);
+    if (!v) fail(n, field, "'" + t + "' is not a size (write e.g. 256MiB, 1GiB)");
+    return *v;
+  }
+
+  uint64_t duration(const YAML::Node& n, const std::string& field) {
+    std::string t = str(n, field);
+    auto v = parse_duration_ps(t);
+    if (!v) fail(n, field, "'" + t + "' is not a duration (write e.g. 126ns, 30s)");
+    return *v;
+  }
+
+  /// gen/width of `n`; `own_map` when n holds nothing else (otherwise the
+  /// caller has checked the keys).
+  LinkSpec link(const YAML::Node& n, const std::string& path, LinkSpec def, bool own_map = true) {
+    if (own_map) only_keys(n, path, {"gen", "width"});
+    note(n, path);
+    if (n["gen"]) def.gen = static_cast<int>(integer(n["gen"], path + ".gen", 1, 3));
+    if (n["width"]) {
+      def.width = static_cast<int>(integer(n["width"], path + ".width", 1, 16));
+      if (def.width != 1 && def.width != 2 && def.width != 4 && def.width != 8 && def.width != 16)
+        fail(n["width"], path + ".width", std::to_string(def.width) + " is not one of 1, 2, 4, 8, 16");
+    }
+    return def;
+  }
+
+  std::vector<std::string> on(const YAML::Node& n, const std::string& field) {
+    std::vector<std::string> names;
+    if (n.IsScalar()) {
+      std::string v = str(n, field);
+      if (v == "all") {
+        for (const auto& nd : s_.nodes) names.push_back(nd.name);
+        return names;
+      }
+      names.push_back(v);
+    } else if (n.IsSequence()) {
+      for (size_t i = 0; i < n.size(); ++i) names.push_back(str(n[i], field + "[" + std::to_string(i) + "]"));
+    } else {
+      fail(n, field, "expected a node name, a list of names, or 'all'");
+    }
+    if (names.empty()) fail(n, field, "names no node");
+    for (const auto& name : names)
+      if (s_.node_index(name) < 0) fail(n, field, "no node named '" + name + "'");
+    return names;
+  }
+
+  StepSpec step(const YAML::Node& n, const std::string& path, bool nested) {
+    only_keys(n, path, {"name", "on", "run", "timeout", "expect", "parallel"});
+    StepSpec st;
+    st.line = n.Mark().line + 1;
+    note(n, path);
+    if (n["name"]) st.name = str(n["name"], path + ".name");
+    if (n["parallel"]) {
+      if (nested) fail(n["parallel"], path + ".parallel", "parallel groups do not nest");
+      if (n["run"] || n["on"]) fail(n, path, "a step has either 'parallel' or 'on' + 'run', not both");
+      const YAML::Node& p = n["parallel"];
+      if (!p.IsSequence() || p.size() == 0) fail(p, path + ".parallel", "expected a non-empty list of steps");
+      for (size_t i = 0; i < p.size(); ++i)
+        st.parallel.push_back(step(p[i], path + ".parallel[" + std::to_string(i) + "]", true));
+    } else {
+      if (!n["on"]) fail(n, path + ".on", "missing (which node runs the step)");
+      if (!n["run"]) fail(n, path + ".run", "missing (the command to run)");
+      st.on = on(n["on"], path + ".on");
+      st.run = str(n["run"], path + ".run");
+      if (st.run.empty()) fail(n["run"], path + ".run", "empty command");
+    }
+    if (n["timeout"]) st.timeout_ps = duration(n["timeout"], path + ".timeout");
+    if (n["expect"]) {
+      if (n["expect"].IsScalar() && n["expect"].as<std::string>() == "any")
+        st.expect.reset();
+      else
+        st.expect = static_cast<int>(integer(n["expect"], path + ".expect", 0, 255));
+    }
+    if (st.name.empty()) st.name = st.parallel.empty() ? st.run : "parallel group";
+    return st;
+  }
+
+ private:
+  Scenario& s_;
+};
+
+const std::regex kNameRe("[a-z][a-z0-9_-]{0,30}");
+const std::regex kCidrRe("(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})/(\\d{1,2})");
+
+}  // namespace
+
+ScenarioError Scenario::error(const std::string& field, const std::string& what) const {
+  // The closest recorded line: the field itself, else its nearest parent.
+  std::string f = field;
+  for (;;) {
+    auto it = lines.find(f);
+    if (it != lines.end()) return ScenarioError(file, it->second, field, what);
+    size_t cut = f.find_last_of(".[");
+    if (cut == std::string::npos) return ScenarioError(file, 1, field, what);
+    f = f.substr(0, cut);
+  }
+}
+
+int Scenario::node_index(const std::string& n) const {
+  for (size_t i = 0; i < nodes.size(); ++i)
+    if (nodes[i].name == n) return static_cast<int>(i);
+  return -1;
+}
+
+Scenario parse_scenario(const std::string& text, const std::string& file) {
+  Scenario s;
+  s.file = file;
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw ScenarioError(file, e.mark.line + 1, "(syntax)", e.msg);
+  }
+  Reader r(s);
+  if (!root.IsMap()) throw ScenarioError(file, 1, "(top level)", "expected a mapping with name, nodes, steps");
+  r.only_keys(root, "", {"name", "description", "topology", "accel", "boot_timeout", "switch", "nodes", "steps"});
+
+  if (!root["name"]) throw ScenarioError(file, 1, "name", "missing");
+  s.name = r.str(root["name"], "name");
+  if (root["description"]) s.description = r.str(root["description"], "description");
+  if (root["topology"]) {
+    s.topology = r.str(root["topology"], "topology");
+    if (s.topology != "back-to-back" && s.topology != "fabric")
+      r.fail(root["topology"], "topology", "'" + s.topology + "' is not back-to-back or fabric");
+  }
+  if (root["accel"]) {
+    s.accel = r.str(root["accel"], "accel");
+    if (s.accel != "tcg" && s.accel != "kvm") r.fail(root["accel"], "accel", "'" + s.accel + "' is not tcg or kvm");
+  }
+  if (root["boot_timeout"]) s.boot_timeout_ps = r.duration(root["boot_timeout"], "boot_timeout");
+
+  // Fabric switch ports.
+  std::set<int> port_numbers;
+  if (const YAML::Node& sw = root["switch"]) {
+    r.only_keys(sw, "switch", {"hop_latency", "ports"});
+    if (sw["hop_latency"]) s.hop_latency_ps = r.duration(sw["hop_latency"], "switch.hop_latency");
+    if (const YAML::Node& ports = sw["ports"]) {
+      if (!ports.IsSequence()) r.fail(ports, "switch.ports", "expected a list of ports");
+      int lanes = 0;
+      for (size_t i = 0; i < ports.size(); ++i) {
+        std::string path = "switch.ports[" + std::to_string(i) + "]";
+        r.only_keys(ports[i], path, {"number", "gen", "width"});
+        if (!ports[i]["number"]) r.fail(ports[i], path + ".number", "missing");
+        PortSpec p;
+        p.number = static_cast<int>(r.integer(ports[i]["number"], path + ".number", 0, kMaxPorts - 1));
+        if (!port_numbers.insert(p.number).second)
+          r.fail(ports[i]["number"], path + ".number", "port " + std::to_string(p.number) + " listed twice");
+        p.link = r.link(ports[i], path, LinkSpec{}, false);
+        lanes += p.link.width;
+        if (lanes > kMaxLanes)
+          r.fail(ports[i], path + ".width",
+                 "lane budget exceeded: " + std::to_string(lanes) + " lanes in use, the PEX8749 has 48");
+        s.ports.push_back(p);
+      }
+    }
+  }
+
+  // Nodes.
+  const YAML::Node& nodes = root["nodes"];
+  if (!nodes) throw ScenarioError(file, 1, "nodes", "missing (the cluster's nodes)");
+  if (!nodes.IsSequence() || nodes.size() == 0) r.fail(nodes, "nodes", "expected a non-empty list");
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    std::string path = "nodes[" + std::to_string(i) + "]";
+    const YAML::Node& n = nodes[i];
+    r.only_keys(n, path, {"name", "memory", "cpus", "link", "port", "ip", "cmdline"});
+    r.note(n, path);
+    NodeSpec nd;
+    if (!n["name"]) r.fail(n, path + ".name", "missing");
+    nd.name = r.str(n["name"], path + ".name");
+    if (!std::regex_match(nd.name, kNameRe))
+      r.fail(n["name"], path + ".name", "'" + nd.name + "' must be lowercase letters, digits, - or _, at most 31");
+    if (s.node_index(nd.name) >= 0) r.fail(n["name"], path + ".name", "'" + nd.name + "' is used twice");
+    if (n["memory"]) {
+      nd.memory = r.size(n["memory"], path + ".memory");
+      if (nd.memory < kMinMemory || nd.memory > kMaxMemory)
+        r.fail(n["memory"], path + ".memory", format_size(nd.memory) + " is outside 128MiB..16GiB");
+    }
+    if (n["cpus"]) nd.cpus = static_cast<int>(r.integer(n["cpus"], path + ".cpus", 1, 8));
+    if (n["link"]) nd.link = r.link(n["link"], path + ".link", LinkSpec{});
+    if (n["port"]) nd.port = static_cast<int>(r.integer(n["port"], path + ".port", 0, kMaxPorts - 1));
+    if (n["ip"]) {
+      nd.ip = r.str(n["ip"], path + ".ip");
+      std::smatch m;
+      bool ok = std::regex_match(nd.ip, m, kCidrRe);
+      for (int k = 1; ok && k <= 4; ++k) ok = std::stoi(m[k]) <= 255;
+      if (ok) ok = std::stoi(m[5]) <= 32;
+      if (!ok) r.fail(n["ip"], path + ".ip", "'" + nd.ip + "' is not an address like 10.0.0.1/24");
+    } else {
+      nd.ip = "10.0.0." + std::to_string(i + 1) + "/24";
+    }
+    if (n["cmdline"]) nd.cmdline = r.str(n["cmdline"], path + ".cmdline");
+    s.nodes.push_back(nd);
+  }
+  if (s.nodes.size() > kMaxNodes) r.fail(nodes, "nodes", "at most 16 nodes");
+
+  if (s.topology == "back-to-back") {
+    if (s.nodes.size() != 2)
+      r.fail(nodes, "nodes", "back-to-back cables exactly 2 nodes (this has " + std::to_string(s.nodes.size()) +
+                                 "); use topology: fabric for more");
+    if (root["switch"] && root["switch"]["ports"])
+      r.fail(root["switch"]["ports"], "switch.ports", "back-to-back has no fabric switch ports");
+  } else {
+    // Fabric: every node joins a port; unspecified ones get port i, Gen3 x8.
+    int lanes = 0;
+    for (const auto& p : s.ports) lanes += p.link.width;
+    for (size_t i = 0; i < s.nodes.size(); ++i) {
+      NodeSpec& nd = s.nodes[i];
+      std::string path = "nodes[" + std::to_string(i) + "]";
+      if (nd.port < 0) nd.port = static_cast<int>(i);
+      if (!port_numbers.count(nd.port)) {
+        if (!s.ports.empty() && root["switch"]["ports"])
+          r.fail(nodes[i], path + ".port", "port " + std::to_string(nd.port) + " is not in switch.ports");
+        s.ports.push_back(PortSpec{nd.port, nd.link});
+        port_numbers.insert(nd.port);
+        lanes += nd.link.width;
+        if (lanes > kMaxLanes)
+          r.fail(nodes[i], path + ".link.width",
+                 "lane budget exceeded: " + std::to_string(lanes) + " lanes in use, the PEX8749 has 48");
+      }
+      for (size_t j = 0; j < i; ++j)
+        if (s.nodes[j].port == nd.port)
+          r.fail(nodes[i], path + ".port", "port " + std::to_string(nd.port) + " is already " + s.nodes[j].name + "'s");
+    }
+  }
+
+  if (const YAML::Node& steps = root["steps"]) {
+    if (!steps.IsSequence()) r.fail(steps, "steps", "expected a list of steps");
+    for (size_t i = 0; i < steps.size(); ++i)
+      s.steps.push_back(r.step(steps[i], "steps[" + std::to_string(i) + "]", false));
+  }
+  return s;
+}
+
+Scenario load_scenario(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ScenarioError(path, 0, "(file)", "cannot be read");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_scenario(ss.str(), path);
+}
+
+}  // namespace ntblab::cli

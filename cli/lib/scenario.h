@@ -1,0 +1,85 @@
+// Scenario files: what cluster to boot and what to run on it (YAML).
+// docs/scenario-format.md describes the vocabulary; scenarios/ has examples.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ntblab::cli {
+
+/// A malformed scenario: file, line and field are always named.
+class ScenarioError : public std::runtime_error {
+ public:
+  ScenarioError(const std::string& file, int line, const std::string& field, const std::string& what)
+      : std::runtime_error(file + ":" + std::to_string(line) + ": " + field + ": " + what),
+        file_(file), line_(line), field_(field) {}
+  const std::string& file() const { return file_; }
+  int line() const { return line_; }
+  const std::string& field() const { return field_; }
+
+ private:
+  std::string file_;
+  int line_;
+  std::string field_;
+};
+
+struct LinkSpec {
+  int gen = 3;    ///< PCIe generation 1..3 (the PEX8749 is Gen3)
+  int width = 8;  ///< lanes: 1, 2, 4, 8 or 16
+};
+
+struct NodeSpec {
+  std::string name;
+  uint64_t memory = 256ull << 20;  ///< guest RAM, bytes
+  int cpus = 1;
+  LinkSpec link;                   ///< the node's NT port link
+  int port = -1;                   ///< fabric switch port (fabric topology)
+  std::string ip;                  ///< virtio-net address "a.b.c.d/len" (TCP baseline)
+  std::string cmdline;             ///< extra kernel command line
+};
+
+struct PortSpec {
+  int number = 0;
+  LinkSpec link;
+};
+
+struct StepSpec {
+  std::string name;
+  std::vector<std::string> on;     ///< node names
+  std::string run;                 ///< shell command, run in the guest
+  uint64_t timeout_ps = 60ull * 1000000000000ull;
+  std::optional<int> expect = 0;   ///< expected exit status; nullopt = any
+  std::vector<StepSpec> parallel;  ///< a group run at once (then `run` is empty)
+  int line = 0;
+};
+
+struct Scenario {
+  std::string file;
+  std::string name;
+  std::string description;
+  std::string topology = "back-to-back";  ///< "back-to-back" or "fabric"
+  std::string accel = "tcg";
+  uint64_t boot_timeout_ps = 120ull * 1000000000000ull;
+  uint64_t hop_latency_ps = 126000;       ///< PEX8749 cut-through, x16 to x16
+  std::vector<PortSpec> ports;            ///< fabric switch ports in use
+  std::vector<NodeSpec> nodes;
+  std::vector<StepSpec> steps;
+  /// Line of every field read, by path ("nodes[1].link.width"), so errors found
+  /// later (e.g. by the model's own checks) can still name the line.
+  std::map<std::string, int> lines;
+
+  /// Error for a field found wrong after loading (line looked up in `lines`).
+  ScenarioError error(const std::string& field, const std::string& what) const;
+  int node_index(const std::string& name) const;
+};
+
+/// Load and validate a scenario. Throws ScenarioError.
+Scenario load_scenario(const std::string& path);
+/// Same, from text (for tests); `file` is used in messages.
+Scenario parse_scenario(const std::string& text, const std::string& file);
+
+}  // namespace ntblab::cli

@@ -1,0 +1,132 @@
+// Scenario files: good ones load with defaults filled in; every malformed one
+// is refused with file, line and field.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "scenario.h"
+#include "units.h"
+
+using namespace ntblab::cli;
+
+namespace {
+
+const char* kGood = R"(name: pair
+description: two nodes
+topology: back-to-back
+nodes:
+  - name: node0
+    memory: 512MiB
+    link: {gen: 2, width: 4}
+  - name: node1
+steps:
+  - name: hello
+    on: all
+    run: echo hi
+    timeout: 5s
+  - parallel:
+      - {on: node0, run: "true"}
+      - {on: [node1], run: "false", expect: 1}
+)";
+
+struct Bad {
+  const char* text;
+  int line;
+  const char* field;
+  const char* says;
+};
+
+}  // namespace
+
+TEST(Units, SizesAndDurations) {
+  EXPECT_EQ(parse_size("256MiB"), 256ull << 20);
+  EXPECT_EQ(parse_size("1GiB"), 1ull << 30);
+  EXPECT_EQ(parse_size("4096"), 4096u);
+  EXPECT_FALSE(parse_size("256MB"));
+  EXPECT_FALSE(parse_size("-1KiB"));
+  EXPECT_FALSE(parse_size("0.5B"));
+  EXPECT_EQ(parse_duration_ps("126ns"), 126000u);
+  EXPECT_EQ(parse_duration_ps("1.5us"), 1500000u);
+  EXPECT_EQ(parse_duration_ps("30s"), 30000000000000ull);
+  EXPECT_FALSE(parse_duration_ps("30"));
+  EXPECT_FALSE(parse_duration_ps("fast"));
+}
+
+TEST(Scenario, GoodOneLoadsWithDefaults) {
+  Scenario s = parse_scenario(kGood, "pair.yaml");
+  ASSERT_EQ(s.nodes.size(), 2u);
+  EXPECT_EQ(s.nodes[0].memory, 512ull << 20);
+  EXPECT_EQ(s.nodes[0].link.gen, 2);
+  EXPECT_EQ(s.nodes[1].link.width, 8);
+  EXPECT_EQ(s.nodes[1].ip, "10.0.0.2/24");
+  ASSERT_EQ(s.steps.size(), 2u);
+  EXPECT_EQ(s.steps[0].on, (std::vector<std::string>{"node0", "node1"}));
+  EXPECT_EQ(s.steps[0].timeout_ps, 5000000000000ull);
+  ASSERT_EQ(s.steps[1].parallel.size(), 2u);
+  EXPECT_EQ(s.steps[1].parallel[1].expect, 1);
+  EXPECT_EQ(s.steps[1].line, 14);
+}
+
+TEST(Scenario, FabricAssignsPortsAndChecksLanes) {
+  std::string y = "name: f\ntopology: fabric\nnodes:\n";
+  for (int i = 0; i < 4; ++i) y += "  - {name: n" + std::to_string(i) + ", link: {width: 16}}\n";
+  try {
+    parse_scenario(y, "f.yaml");
+    FAIL() << "4 x16 ports exceed 48 lanes";
+  } catch (const ScenarioError& e) {
+    EXPECT_EQ(e.line(), 7);
+    EXPECT_EQ(e.field(), "nodes[3].link.width");
+    EXPECT_NE(std::string(e.what()).find("lane budget"), std::string::npos);
+  }
+  Scenario s = parse_scenario("name: f\ntopology: fabric\nnodes:\n  - {name: a}\n  - {name: b, port: 5}\n", "f.yaml");
+  EXPECT_EQ(s.nodes[0].port, 0);
+  EXPECT_EQ(s.nodes[1].port, 5);
+  EXPECT_EQ(s.ports.size(), 2u);
+}
+
+TEST(Scenario, MalformedOnesNameFileLineField) {
+  const std::vector<Bad> cases = {
+      {"name: x\nnodes:\n  - name: a\n    memroy: 1GiB\n  - name: b\n", 4, "nodes[0].memroy", "unknown field"},
+      {"name: x\nnodes:\n  - name: a\n    memory: 256MB\n  - name: b\n", 4, "nodes[0].memory", "not a size"},
+      {"name: x\nnodes:\n  - name: a\n    link: {gen: 5}\n  - name: b\n", 4, "nodes[0].link.gen", "out of range"},
+      {"name: x\nnodes:\n  - name: a\n    link: {width: 3}\n  - name: b\n", 4, "nodes[0].link.width", "not one of"},
+      {"name: x\nnodes:\n  - name: a\n  - name: a\n", 4, "nodes[1].name", "used twice"},
+      {"name: x\nnodes:\n  - name: a\n", 3, "nodes", "exactly 2"},
+      {"name: x\nnodes:\n  - name: a\n  - name: b\nsteps:\n  - on: c\n    run: ls\n", 6, "steps[0].on", "no node named"},
+      {"name: x\nnodes:\n  - name: a\n  - name: b\nsteps:\n  - on: a\n", 6, "steps[0].run", "missing"},
+      {"name: x\nnodes:\n  - name: a\n  - name: b\nsteps:\n  - {on: a, run: ls, timeout: 10}\n", 6,
+       "steps[0].timeout", "not a duration"},
+      {"name: x\nnodes:\n  - name: a\n    ip: 10.0.0.300/24\n  - name: b\n", 4, "nodes[0].ip", "not an address"},
+      {"name: x\nnodes: [\n", 3, "(syntax)", ""},
+      {"nodes:\n  - name: a\n", 1, "name", "missing"},
+      {"name: x\ntopology: ring\nnodes:\n  - name: a\n", 2, "topology", "not back-to-back"},
+  };
+  for (const Bad& c : cases) {
+    try {
+      parse_scenario(c.text, "bad.yaml");
+      ADD_FAILURE() << "accepted:\n" << c.text;
+    } catch (const ScenarioError& e) {
+      EXPECT_EQ(e.file(), "bad.yaml");
+      EXPECT_EQ(e.line(), c.line) << e.what();
+      EXPECT_EQ(e.field(), c.field) << e.what();
+      EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Scenario, LaterErrorsFindTheirLine) {
+  Scenario s = parse_scenario(kGood, "pair.yaml");
+  ScenarioError e = s.error("nodes[0].link.width", "too wide for the model");
+  EXPECT_EQ(e.line(), 7);
+  EXPECT_EQ(s.error("nodes[1].link.width", "x").line(), 8);  // falls back to the node's line
+}
+
+TEST(Scenario, EveryExampleLoads) {
+  int n = 0;
+  for (const auto& f : std::filesystem::directory_iterator(NTBLAB_SCENARIO_DIR)) {
+    if (f.path().extension() != ".yaml") continue;
+    EXPECT_NO_THROW(load_scenario(f.path().string())) << f.path();
+    ++n;
+  }
+  EXPECT_GE(n, 2);
+}
