@@ -186,6 +186,9 @@ void Server::on_readable(unsigned node) {
                    std::to_string(hello.magic) + "), switch speaks version " + std::to_string(NL_VERSION);
         } else if (std::string(hello.node, strnlen(hello.node, NL_NAME_LEN)) != expected) {
           reject = "this socket is for node '" + expected + "'";
+        } else if (hello.function != nodes_[node].function) {
+          reject = "this socket is for function " + std::to_string(nodes_[node].function) + ", not " +
+                   std::to_string(hello.function);
         } else if (hello.n_fds != fds.size()) {
           reject = "HELLO says " + std::to_string(hello.n_fds) + " fds, " + std::to_string(fds.size()) + " attached";
         } else {

@@ -1,5 +1,5 @@
-// The switch process's event loop: one listening AF_UNIX socket per node, one
-// connection per node, messages decoded by FrameDecoder and handed to a
+// The switch process's event loop: one listening AF_UNIX socket per node link
+// (a PCI function of a node), one connection per link, messages decoded by FrameDecoder and handed to a
 // NodeBackend (the model). Single-threaded; sleeps in epoll_wait, so an idle
 // cluster costs no CPU.
 #pragma once
@@ -17,28 +17,31 @@
 namespace ntblab::sw {
 
 /// What the server needs from whatever hosts the nodes' functions (the model).
+/// `link` is the index of the NodeEndpoint the request came in on.
 class NodeBackend {
  public:
   virtual ~NodeBackend() = default;
   /// A node said HELLO. Return the WELCOME body, or set `reject` and return nullopt.
-  virtual std::optional<nl_welcome> attach(unsigned node, const nl_hello& hello,
+  virtual std::optional<nl_welcome> attach(unsigned link, const nl_hello& hello,
                                            std::unique_ptr<GuestRam> ram, std::string& reject) = 0;
-  virtual uint32_t cfg_read(unsigned node, uint32_t offset, uint32_t size) = 0;
-  virtual void cfg_write(unsigned node, uint32_t offset, uint32_t size, uint32_t value) = 0;
+  virtual uint32_t cfg_read(unsigned link, uint32_t offset, uint32_t size) = 0;
+  virtual void cfg_write(unsigned link, uint32_t offset, uint32_t size, uint32_t value) = 0;
   /// Returns false for an unsupported request (the device answers all ones).
-  virtual bool mmio_read(unsigned node, unsigned bar, uint64_t offset, uint32_t size,
+  virtual bool mmio_read(unsigned link, unsigned bar, uint64_t offset, uint32_t size,
                          uint64_t& data) = 0;
-  virtual void mmio_write(unsigned node, unsigned bar, uint64_t offset, const uint8_t* data,
+  virtual void mmio_write(unsigned link, unsigned bar, uint64_t offset, const uint8_t* data,
                           uint32_t size) = 0;
   /// The node's link is gone (BYE, EOF or protocol error).
-  virtual void detach(unsigned node) = 0;
+  virtual void detach(unsigned link) = 0;
   /// Modelled time now, stamped on outgoing messages.
   virtual uint64_t now_ns() const { return 0; }
 };
 
+/// One node link: a PCI function of a node, and where it connects.
 struct NodeEndpoint {
-  std::string name;         ///< expected in HELLO
-  std::string socket_path;  ///< where the server listens for this node
+  std::string name;         ///< node name, expected in HELLO
+  uint32_t function = NL_FN_NT;  ///< NL_FN_*, expected in HELLO
+  std::string socket_path;  ///< where the server listens for this link
 };
 
 class Server {
@@ -53,20 +56,20 @@ class Server {
   void stop();
 
   /// Raise or lower a node's INTx (called by the backend, from inside run()).
-  void send_irq(unsigned node, bool level);
-  bool connected(unsigned node) const;
+  void send_irq(unsigned link, bool level);
+  bool connected(unsigned link) const;
   /// Log sink: one line per event worth a person's attention.
   std::function<void(const std::string&)> log = [](const std::string&) {};
 
  private:
   struct Conn;
-  void accept_on(unsigned node);
-  void on_readable(unsigned node);
-  void on_writable(unsigned node);
-  void handle(unsigned node, const Message& m);
-  void send(unsigned node, uint16_t type, const void* body, uint32_t len);
-  void close_node(unsigned node, const std::string& why);
-  void update_interest(unsigned node);
+  void accept_on(unsigned link);
+  void on_readable(unsigned link);
+  void on_writable(unsigned link);
+  void handle(unsigned link, const Message& m);
+  void send(unsigned link, uint16_t type, const void* body, uint32_t len);
+  void close_node(unsigned link, const std::string& why);
+  void update_interest(unsigned link);
 
   std::vector<NodeEndpoint> nodes_;
   NodeBackend& backend_;

@@ -141,7 +141,7 @@ struct ServerFixture : ::testing::Test {
     dir = "/tmp/ntblab-test-" + std::to_string(getpid());
     mkdir(dir.c_str(), 0700);
     server = std::make_unique<Server>(
-        std::vector<NodeEndpoint>{{"node0", dir + "/node0.sock"}, {"node1", dir + "/node1.sock"}}, backend);
+        std::vector<NodeEndpoint>{{"node0", NL_FN_NT, dir + "/node0.sock"}, {"node1", NL_FN_NT, dir + "/node1.sock"}}, backend);
     server->log = [this](const std::string& s) {
       std::lock_guard<std::mutex> g(log_mu);
       log += s + "\n";
@@ -277,6 +277,16 @@ TEST_F(ServerFixture, HelloIsCheckedBeforeAnythingIsMapped) {
     ASSERT_TRUE(m);
     ASSERT_EQ(m->hdr.type, NL_REJECT);
     EXPECT_NE(std::string(m->as<nl_reject>().reason).find("protocol version"), std::string::npos);
+  }
+  {
+    TestDevice d(dir + "/node0.sock");  // the DMA function on the NT function's socket
+    nl_hello h = d.hello("node0");
+    h.function = NL_FN_DMA;
+    d.send(NL_HELLO, h, d.ramfd);
+    auto m = d.recv();
+    ASSERT_TRUE(m);
+    ASSERT_EQ(m->hdr.type, NL_REJECT);
+    EXPECT_NE(std::string(m->as<nl_reject>().reason).find("for function 0"), std::string::npos);
   }
   {
     TestDevice d(dir + "/node0.sock");  // a request before HELLO

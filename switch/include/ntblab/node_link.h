@@ -16,6 +16,10 @@
  * a tag and wait for the COMPLETION with that tag. While waiting, the device
  * must still handle the IRQ messages that arrive in between.
  *
+ * A node may present several PCI functions of its switch (the NT virtual
+ * interface, the DMA function); each QEMU device is one function and has its
+ * own link, so HELLO names the node and the function.
+ *
  * Guest RAM is shared: HELLO carries the file descriptor(s) of the guest's RAM
  * (SCM_RIGHTS) and the guest-physical layout, so the switch process reads and
  * writes guest memory directly; it never touches memory outside those regions.
@@ -76,15 +80,21 @@ struct nl_ram_region {
 };
 NL_STATIC_ASSERT(sizeof(struct nl_ram_region) == 32, "nl_ram_region layout");
 
+/* Which PCI function of the node's switch a device presents. */
+#define NL_FN_NT 0u    /* the NT port's virtual interface, 10b5:87b0 */
+#define NL_FN_DMA 1u   /* the switch's DMA function, 10b5:87d0 */
+
 struct nl_hello {
 	uint32_t magic;            /* NL_MAGIC */
 	uint32_t version;          /* NL_VERSION */
 	char node[NL_NAME_LEN];    /* node name from the scenario, e.g. "node0" */
+	uint32_t function;         /* NL_FN_*: one link per function */
+	uint32_t reserved;         /* 0 */
 	uint32_t n_ram;            /* regions used, <= NL_MAX_RAM_REGIONS */
 	uint32_t n_fds;            /* fds attached with SCM_RIGHTS */
 	struct nl_ram_region ram[NL_MAX_RAM_REGIONS];
 };
-NL_STATIC_ASSERT(sizeof(struct nl_hello) == 176, "nl_hello layout");
+NL_STATIC_ASSERT(sizeof(struct nl_hello) == 184, "nl_hello layout");
 
 /* BAR description in WELCOME. */
 #define NL_BAR_MEM64 0x1u       /* 64-bit memory BAR (consumes the next slot) */
