@@ -139,8 +139,8 @@ struct DmaStats {
   uint64_t descriptors_completed = 0; ///< write-back success
   uint64_t descriptors_failed = 0;    ///< write-back read or write fail
   uint64_t bytes_copied = 0;          ///< destination bytes written
-  uint64_t fetch_errors = 0;          ///< descriptor fetches or write-backs refused
-  uint64_t bad_starts = 0;            ///< START refused (bus master off, mode, count 0, ring position)
+  uint64_t fetch_errors = 0;          ///< descriptor fetch or write-back refused, RING_NEXT outside the ring
+  uint64_t bad_starts = 0;            ///< START refused (bus master off, descriptor mode, count 0)
   sc_core::sc_time busy_time = sc_core::SC_ZERO_TIME;  ///< modelled time spent running
 };
 
@@ -150,8 +150,9 @@ class DmaEngine : public sc_core::sc_module {
   /// address space. Data bursts carry TlpExtension{bulk = true}.
   tlm_utils::simple_initiator_socket<DmaEngine> mem_out;
   /// BAR0 of function i: the payload address is the offset inside BAR0 (the
-  /// integrator decodes the BAR). 1-, 2-, 4- and 8-byte accesses.
-  sc_core::sc_vector<tlm_utils::simple_target_socket_tagged<DmaEngine>> bar0_in;
+  /// integrator decodes the BAR). 1-, 2-, 4- and 8-byte accesses. Binding is
+  /// optional: mmio_read/mmio_write are the same thing as direct calls.
+  sc_core::sc_vector<tlm_utils::simple_target_socket_tagged_optional<DmaEngine>> bar0_in;
 
   /// INTx level of function `fn` changed; `at` is the absolute modelled time.
   using IrqCallback = std::function<void(unsigned fn, bool level, sc_core::sc_time at)>;
