@@ -89,6 +89,11 @@ TEST(DmaRegisters, Bar0ResetValuesAndAccessTypes) {
   EXPECT_EQ(b.dma.mmio_read(0, 0x100, 4), 0u);
   EXPECT_EQ(b.dma.mmio_read(0, kBar0Size - 4, 4), 0u);
   EXPECT_EQ(b.dma.mmio_read(0, kBar0Size, 4), 0u);  // beyond the BAR
+  // Offsets that wrap around 2^64 are outside too.
+  b.dma.mmio_write(0, UINT64_MAX - 1, 4, 0xFFFFFFFF);
+  EXPECT_EQ(b.dma.mmio_read(0, UINT64_MAX - 1, 4), 0u);
+  EXPECT_EQ(b.dma.cfg_read(0, UINT32_MAX - 1, 4), 0xFFFFFFFFu);
+  EXPECT_EQ(b.dma.mmio_read(kChannels, kCtrl, 2), 0u) << "no fifth function";
 }
 
 TEST(DmaRegisters, CtrlStatusBitsAreWriteOneToClear) {

@@ -71,6 +71,9 @@ void lanes_write(RegFile& f, uint64_t off, unsigned len, uint32_t value, Fn&& to
 
 bool valid_len(unsigned len) { return len == 1 || len == 2 || len == 4; }
 
+/// [off, off + len) lies inside a space of `size` bytes (no wrap-around).
+bool inside(uint64_t off, unsigned len, uint64_t size) { return off < size && len <= size - off; }
+
 uint32_t le32(const uint8_t* p) {
   return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
 }
@@ -107,12 +110,12 @@ void DmaEngine::reset() {
 // --- Config space -------------------------------------------------------------
 
 uint32_t DmaEngine::cfg_read(unsigned fn, uint32_t off, unsigned len) const {
-  if (fn >= kChannels || !valid_len(len) || off + len > kConfigSize) return 0xFFFFFFFF;
+  if (fn >= kChannels || !valid_len(len) || !inside(off, len, kConfigSize)) return 0xFFFFFFFF;
   return lanes_read(ch_[fn].cfg, off, len);
 }
 
 void DmaEngine::cfg_write(unsigned fn, uint32_t off, unsigned len, uint32_t value) {
-  if (fn >= kChannels || !valid_len(len) || off + len > kConfigSize) return;
+  if (fn >= kChannels || !valid_len(len) || !inside(off, len, kConfigSize)) return;
   bool command_written = false;
   lanes_write(ch_[fn].cfg, off, len, value, [&](uint32_t reg, uint32_t, uint32_t) {
     if (reg == kCfgCommand) command_written = true;
@@ -130,13 +133,13 @@ uint64_t DmaEngine::bar0_base(unsigned fn) const {
 // --- BAR0 ---------------------------------------------------------------------
 
 uint32_t DmaEngine::mmio_read(unsigned fn, uint64_t off, unsigned len) {
-  if (fn >= kChannels || !valid_len(len) || off + len > kBar0Size) return 0;
+  if (fn >= kChannels || !valid_len(len) || !inside(off, len, kBar0Size)) return 0;
   return lanes_read(ch_[fn].regs, off, len);
 }
 
 void DmaEngine::mmio_write(unsigned fn, uint64_t off, unsigned len, uint32_t value,
                            sc_time offset) {
-  if (fn >= kChannels || !valid_len(len) || off + len > kBar0Size) return;
+  if (fn >= kChannels || !valid_len(len) || !inside(off, len, kBar0Size)) return;
   const sc_time at = sc_core::sc_time_stamp() + offset;
   uint16_t ctrl_bits = 0;
   bool ctrl_touched = false, status_touched = false;
@@ -159,7 +162,7 @@ void DmaEngine::bar0_b_transport(int id, tlm::tlm_generic_payload& gp, sc_time& 
     gp.set_response_status(tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
     return;
   }
-  if (!(valid_len(len) || len == 8) || off + len > kBar0Size) {
+  if (!(valid_len(len) || len == 8) || !inside(off, len, kBar0Size)) {
     gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
     return;
   }
@@ -228,11 +231,13 @@ void DmaEngine::start(unsigned fn) {
 
 bool DmaEngine::run(sc_time budget) {
   const sc_time now = sc_core::sc_time_stamp();
+  const sc_time until =
+      budget < sc_core::sc_max_time() - now ? now + budget : sc_core::sc_max_time();
   bool any = false;
   for (unsigned fn = 0; fn < kChannels; ++fn) {
     if (!ch_[fn].running) continue;
     ch_[fn].time = std::max(ch_[fn].time, now);
-    advance(fn, now + budget);
+    advance(fn, until);
     any = any || ch_[fn].running;
   }
   return any;
