@@ -1441,8 +1441,18 @@ static int plx_identify(struct plx_ntb_dev *ndev)
 	struct pci_dev *pdev = ndev->ntb.pdev;
 	u32 id, val;
 
-	if (pci_read_config_dword(pdev, PLX_CFG_NT_ID, &id) || id == ~0U)
-		return -ENODEV;
+	/* Needs extended config space; the device ID tells the same */
+	if (pci_read_config_dword(pdev, PLX_CFG_NT_ID, &id) || id == ~0U) {
+		dev_warn(&pdev->dev, "no config register 0x%x, using the device ID\n",
+			 PLX_CFG_NT_ID);
+		id = 0;
+		if (pdev->device == PLX_DEVID_NT1_VIRT ||
+		    pdev->device == PLX_DEVID_NT1_LINK)
+			id |= PLX_CFG_NT_ID_NT1;
+		if (pdev->device == PLX_DEVID_NT0_LINK ||
+		    pdev->device == PLX_DEVID_NT1_LINK)
+			id |= PLX_CFG_NT_ID_LINK;
+	}
 	ndev->ntx = id & PLX_CFG_NT_ID_NT1 ? 1 : 0;
 	ndev->link = !!(id & PLX_CFG_NT_ID_LINK);
 	ndev->nt_base = ndev->ntx ? PLX_NT1_BASE : PLX_NT0_BASE;
