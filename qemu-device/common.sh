@@ -59,7 +59,8 @@ apt_max_version() {
     if [ "$kind" = source ]; then
         v=$(apt-cache showsrc "$name" 2>/dev/null | awk '/^Version:/ {print $2}')
     else
-        v=$(apt-cache madison "$name" 2>/dev/null | awk -F' *[|] *' '{print $2}')
+        v=$(apt-cache madison "$name" 2>/dev/null | awk -F'|' -v n="$name" \
+            '{ gsub(/ /, "", $1); gsub(/ /, "", $2) } $1 == n && $3 ~ /Packages$/ { print $2 }')
     fi
     for v in $v; do
         if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$best"; then
