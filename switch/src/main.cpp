@@ -1,0 +1,76 @@
+// ntblab-switch: the switch process. Hosts the model of a whole cluster (from a
+// scenario file) and serves one node link per PCI function of every node:
+//   DIR/<node>.nt.sock   the NT port's virtual interface (10b5:87b0)
+//   DIR/<node>.dma.sock  the switch's DMA function (10b5:87d0)
+// Prints "ready" on stdout once every socket listens. On SIGINT/SIGTERM it
+// closes the links, writes the model's statistics (--stats) and exits 0.
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cluster_config.h"
+#include "model_backend.h"
+#include "scenario.h"
+#include "server.h"
+
+using namespace ntblab;
+
+int sc_main(int argc, char** argv) {
+  CLI::App app{"ntblab-switch: the modelled PEX8749 cluster behind the QEMU nodes"};
+  std::string scenario_path, socket_dir, stats_path, log_path;
+  app.add_option("--scenario", scenario_path, "scenario file describing the cluster")->required();
+  app.add_option("--socket-dir", socket_dir, "where to create the node-link sockets")->required();
+  app.add_option("--stats", stats_path, "write the model's statistics here (JSON) on exit");
+  app.add_option("--log", log_path, "log file (default: stderr)");
+  CLI11_PARSE(app, argc, argv);
+
+  // If whoever started us dies, so do we: no switch process is left behind.
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+
+  auto logger = log_path.empty() ? spdlog::stderr_color_mt("switch")
+                                 : spdlog::basic_logger_mt("switch", log_path, true);
+  logger->set_pattern("%H:%M:%S.%e [%n] %v");
+  logger->flush_on(spdlog::level::info);
+  try {
+    cli::Scenario scenario = cli::load_scenario(scenario_path);
+    model::ClusterConfig config = cli::cluster_config(scenario);
+    model::Cluster cluster("cluster", config);
+    sc_core::sc_start(sc_core::SC_ZERO_TIME);  // end of elaboration
+
+    std::vector<sw::NodeEndpoint> endpoints;
+    std::vector<sw::ModelBackend::LinkTarget> targets;
+    for (unsigned i = 0; i < config.nodes.size(); ++i) {
+      const std::string& name = config.nodes[i].name;
+      endpoints.push_back({name, NL_FN_NT, socket_dir + "/" + name + ".nt.sock"});
+      targets.push_back({i, model::Function::Nt});
+      if (config.nodes[i].dma) {
+        endpoints.push_back({name, NL_FN_DMA, socket_dir + "/" + name + ".dma.sock"});
+        targets.push_back({i, model::Function::Dma});
+      }
+    }
+    sw::ModelBackend backend(cluster, targets);
+    sw::Server server(endpoints, backend);
+    backend.set_server(&server);
+    server.log = [&](const std::string& line) { logger->info("{}", line); };
+    logger->info("{}: {} nodes, {} links, listening in {}", scenario.name, config.nodes.size(),
+                 endpoints.size(), socket_dir);
+    std::cout << "ready" << std::endl;
+    server.run(true);
+    if (!stats_path.empty()) {
+      std::ofstream out(stats_path);
+      out << cluster.stats().dump(2) << "\n";
+    }
+    logger->info("stopped");
+    return 0;
+  } catch (const std::exception& e) {
+    logger->error("{}", e.what());
+    return 1;
+  }
+}
