@@ -1489,6 +1489,8 @@ static int plx_ntb_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	mutex_init(&ndev->cfg_mutex);
 	spin_lock_init(&ndev->lock);
 	INIT_DELAYED_WORK(&ndev->link_work, plx_link_work);
+	/* No link work until the NTB device is registered */
+	ndev->stopping = true;
 	pci_set_drvdata(pdev, ndev);
 
 	ret = pci_enable_device(pdev);
@@ -1544,7 +1546,9 @@ static int plx_ntb_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = ntb_register_device(&ndev->ntb);
 	if (ret)
 		goto err_irq;
-	schedule_delayed_work(&ndev->link_work,
+	WRITE_ONCE(ndev->stopping, false);
+	/* At once if a link error came in meanwhile */
+	schedule_delayed_work(&ndev->link_work, READ_ONCE(ndev->reinit) ? 0 :
 			      msecs_to_jiffies(PLX_LINK_POLL_MS));
 
 	dev_info(&pdev->dev, "%d memory windows, %d scratchpads, %d doorbells\n",
@@ -1576,9 +1580,10 @@ static void plx_ntb_remove(struct pci_dev *pdev)
 	/* Unbinds the clients; ops keep working until it returns */
 	ntb_unregister_device(&ndev->ntb);
 
+	/* No new link work, then no handler that could queue it, then none */
 	WRITE_ONCE(ndev->stopping, true);
-	cancel_delayed_work_sync(&ndev->link_work);
 	plx_teardown_irq(ndev);
+	cancel_delayed_work_sync(&ndev->link_work);
 	plx_close_windows(ndev);
 	plx_deinit_mode(ndev);
 	pci_iounmap(pdev, ndev->cfg);

@@ -223,7 +223,7 @@ struct plx_peer {
  * @link_up:	link state last reported
  * @link_work:	link state poll
  * @reinit:	the link went down: the link side must be set up again
- * @stopping:	set at teardown: the link poll stops rescheduling
+ * @stopping:	no link work: before registration and from teardown on
  */
 struct plx_ntb_dev {
 	struct ntb_dev ntb;
