@@ -20,7 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=ksrc.sh
 . "$here/ksrc.sh"
 
-out= rel= args=() force=0 w1=
+out='' rel='' args=() force=0 w1=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--out) out=$2; shift 2 ;;

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: GPL-2.0
 # Shared helpers for the driver/ build scripts (sourced, not run).
 #
@@ -69,7 +70,7 @@ ntblab_pkg_version() {
 # Extract only the named files of the kernel tree.  Files already present
 # (from an earlier call with the same package version) are not extracted again.
 ntblab_ksrc_extract() {
-	local dir=$1 f want= ver
+	local dir=$1 f want='' ver
 	shift
 	ntblab_need_pkgs "$NTBLAB_KSRC_PKG" xz-utils
 	ver=$(ntblab_pkg_version "$NTBLAB_KSRC_PKG")
