@@ -17,7 +17,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=ksrc.sh
+# shellcheck source=SCRIPTDIR/ksrc.sh
 . "$here/ksrc.sh"
 
 out='' rel='' args=() force=0 w1=''

@@ -11,7 +11,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-# shellcheck source=ksrc.sh
+# shellcheck source=SCRIPTDIR/ksrc.sh
 . "$here/ksrc.sh"
 
 ntblab_need_pkgs perl

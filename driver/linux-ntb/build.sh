@@ -25,7 +25,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../ksrc.sh
+# shellcheck source=SCRIPTDIR/../ksrc.sh
 . "$here/../ksrc.sh"
 
 out='' rel='' force=0 w1=''
