@@ -62,19 +62,24 @@ if [ -z "$release" ]; then
 fi
 K="$G/kernel/$release"
 
+# find_deb NAME VERSION: the .deb in $G/debs, if there (apt-get download
+# writes the epoch colon as %3a).
+find_deb() {
+    find "$G/debs" -maxdepth 1 \( -name "${1}_${2#*:}_*.deb" -o -name "${1}_${2/:/%3a}_*.deb" \) \
+        -print -quit
+}
+
 # download_debs PKG=VER...: into $G/debs unless already there; prints paths.
 download_debs() {
     local spec name ver f
     for spec in "$@"; do
         name="${spec%%=*}" ver="${spec#*=}"
-        f="$(ls "$G/debs/${name}_${ver#*:}_"*.deb "$G/debs/${name}_${ver/:/%3a}_"*.deb \
-            2>/dev/null | head -n 1 || true)"
+        f="$(find_deb "$name" "$ver")"
         if [ -z "$f" ]; then
             log "downloading $name=$ver"
             (cd "$G/debs" && apt-get download -qq "$name=$ver" >&2) \
                 || die "apt-get download $name=$ver failed"
-            f="$(ls "$G/debs/${name}_${ver#*:}_"*.deb "$G/debs/${name}_${ver/:/%3a}_"*.deb \
-                2>/dev/null | head -n 1 || true)"
+            f="$(find_deb "$name" "$ver")"
             [ -n "$f" ] || die "downloaded $name=$ver but cannot find its .deb"
         fi
         printf '%s\n' "$f"

@@ -156,7 +156,7 @@ for f in "$here"/src/*; do
     case "$f" in *.c) dev_files+=("'${f##*/}'") ;; esac
 done
 replace_block "$tree/hw/misc/meson.build" \
-"softmmu_ss.add(when: 'CONFIG_PEX8749_NT', if_true: files($(IFS=,; echo "${dev_files[*]}" | sed 's/,/, /g')))
+"softmmu_ss.add(when: 'CONFIG_PEX8749_NT', if_true: files($(IFS=,; echo "${dev_files[*]}")))
 "
 replace_block "$tree/hw/misc/Kconfig" \
 "config PEX8749_NT
