@@ -26,6 +26,10 @@ void NtEndpoint::transport(Side ingress, tlm::tlm_generic_payload& gp, sc_core::
     gp.set_response_status(tlm::TLM_OK_RESPONSE);
     return;
   }
+  if (!gp.get_data_ptr()) {  // a broken initiator, not a guest value: no data to move
+    gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+    return;
+  }
   const auto hit = decode(ingress, gp.get_address());
   if (!hit || len > hit->size - hit->offset) return refuse(ingress, Refusal::NoBar, gp);
   // Nothing crosses a link that is down, not even to this chip's registers.
