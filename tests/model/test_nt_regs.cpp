@@ -259,3 +259,11 @@ TEST(NtRegs, ConfigValidation) {
   for (unsigned b = 2; b <= 5; ++b) c.bar[b] = {1u << 20, false, false};
   EXPECT_NO_THROW(validate(c));
 }
+
+TEST(NtRegs, DocsRenderFromTables) {
+  const std::string md = to_markdown(nt_register_blocks(0));
+  EXPECT_NE(md.find("| 0x3EC4C | 32 | RW1S | 0x00000000 | DB_SET_V |"), std::string::npos);
+  EXPECT_NE(md.find("| 0x3FC8C | 32 | RO | 0x80000000 | WHOAMI |"), std::string::npos);
+  EXPECT_NE(md.find("| 0x3EFE0 | 32 | RW1C |"), std::string::npos);
+  EXPECT_EQ(md.find("| 0x3FFE0 |"), std::string::npos);  // the link page has no link errors
+}
