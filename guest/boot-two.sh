@@ -33,9 +33,13 @@ t_all=$(ms)
 qemu="$("$here/../qemu-device/build-qemu.sh" | tail -n 1)"
 image="$("$here/build-guest.sh" | tail -n 1)"
 
-pids=()
+pids=() waiters=()
 cleanup() {
     local p left=()
+    for p in "${waiters[@]}"; do
+        pkill -P "$p" 2>/dev/null || true     # the wait-ready under that subshell
+        kill "$p" 2>/dev/null || true
+    done
     for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && left+=("$p"); done
     if [ "${#left[@]}" -gt 0 ]; then
         log "stopping QEMU ${left[*]}"
@@ -77,7 +81,6 @@ t1=$(ms)
 pids+=($!)
 
 # Each node is timed from its own QEMU start to its agent's first answer.
-waiters=()
 for n in 0 1; do
     ( "$ctl" wait-ready "$run/node$n/ctl.sock" --timeout 60 > /dev/null && ms > "$run/node$n/ready.ms" ) &
     waiters+=($!)
