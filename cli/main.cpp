@@ -1,18 +1,41 @@
 // ntblab-cli: subcommands of the lab. ./ntblab builds this and dispatches to it.
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <systemc>  // declares sc_main extern "C"
 
 #include "commands.h"
+#include "runner.h"
+#include "scenario.h"
 
-int main(int argc, char** argv) {
+int sc_main(int argc, char** argv) {
   CLI::App app{"ntblab: a virtual lab for socket communication over PCIe NTB"};
   app.require_subcommand(1);
-  auto* demo = app.add_subcommand("demo", "show the model: the paper's tables and a modelled transfer");
+
+  auto* demo = app.add_subcommand("demo", "the lab's main job: a cluster, a workload, a readable result");
+  std::string demo_out = "results/demo";
+  demo->add_option("--out", demo_out, "where the demo writes its results");
+  bool model_only = false;
+  demo->add_flag("--model-only", model_only, "only the model: the paper's tables and a modelled transfer");
+
   auto* regs = app.add_subcommand("regs", "print the model's register tables as Markdown");
+
+  auto* run = app.add_subcommand("run", "boot the cluster a scenario describes and run its steps");
+  std::string scenario;
+  ntblab::cli::RunOptions opts;
+  run->add_option("scenario", scenario, "scenario file (YAML)")->required();
+  run->add_option("--out", opts.out_dir, "results directory (results.json, logs/)");
+  run->add_option("--accel", opts.accel, "QEMU accelerator, overrides the scenario")
+      ->check(CLI::IsMember({"tcg", "kvm"}));
+  run->add_flag("--quiet", opts.quiet, "no progress lines");
+
   CLI11_PARSE(app, argc, argv);
   try {
-    if (*demo) return ntblab::cli::demo();
+    if (*demo) return ntblab::cli::demo(demo_out, model_only);
     if (*regs) return ntblab::cli::regs();
+    if (*run) return ntblab::cli::run_scenario(scenario, opts);
+  } catch (const ntblab::cli::ScenarioError& e) {
+    std::cerr << e.what() << "\n";
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << "ntblab: " << e.what() << "\n";
     return 1;

@@ -75,15 +75,18 @@ void NtEndpoint::forward(Side ingress, const BarHit& hit, tlm::tlm_generic_paylo
   std::vector<Chunk> chunks;
   if (!plan_chunks(ingress, hit, gp.is_write(), len, chunks))
     return refuse(ingress, Refusal::AlutPermission, gp);
+  // Crossing the chip is a hop each way: the request before it leaves, and a
+  // read's completion on its way back.
+  delay += cfg_.forward_latency;
   for (const Chunk& c : chunks)
     if (!issue(egress, gp, c, chunks.size() == 1, delay))
       return refuse(ingress, Refusal::Unclaimed, gp);
+  if (gp.is_read()) delay += cfg_.forward_latency;
   NtDirectionStats& d = dir(ingress);
   account(d.total, len);
   account(d.bar[hit.bar], len);
   for (const Chunk& c : chunks)
     if (c.alut_entry >= 0) account(d.alut[c.alut_entry], c.len);
-  delay += cfg_.forward_latency;
   gp.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 

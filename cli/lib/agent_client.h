@@ -1,0 +1,35 @@
+// Host side of the guest control channel (the agent in guest/agent/, protocol
+// in docs/guest-and-qemu.md): ping, run a command, power off.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ntblab::cli {
+
+struct CommandResult {
+  int status = -1;          ///< exit status, 128+N on signal N, -1 if it never ran
+  bool timed_out = false;   ///< killed by the agent at the timeout
+  bool channel_error = false;
+  std::string out, err;     ///< captured output (each capped, see kMaxCapture)
+  double seconds = 0;       ///< wall time
+};
+
+class AgentClient {
+ public:
+  static constexpr size_t kMaxCapture = 4u << 20;  ///< per stream; the rest is dropped
+
+  explicit AgentClient(std::string socket_path) : path_(std::move(socket_path)) {}
+  /// Wait until the agent answers a ping; returns its info line, or empty on timeout.
+  std::string wait_ready(double timeout_s, const bool* stop = nullptr);
+  /// Run `sh -c command` in the guest (host userland chroot).
+  CommandResult run(const std::string& command, double timeout_s);
+  /// Ask the guest to power off; true if acknowledged.
+  bool poweroff(double timeout_s);
+
+ private:
+  std::string path_;
+};
+
+}  // namespace ntblab::cli

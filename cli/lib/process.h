@@ -1,0 +1,50 @@
+// Child processes of a run (the switch, the QEMUs): started in their own
+// process group, told to die with us (PR_SET_PDEATHSIG), stopped with SIGTERM
+// then SIGKILL. Nothing a run starts outlives it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace ntblab::cli {
+
+class ChildProcess {
+ public:
+  /// Start argv[0] with argv; stdout/stderr to files (empty: /dev/null).
+  /// `stdout_pipe`: keep a pipe to its stdout instead (read with read_line).
+  static ChildProcess spawn(const std::vector<std::string>& argv, const std::string& stdout_path,
+                            const std::string& stderr_path, bool stdout_pipe = false);
+  ChildProcess() = default;
+  ChildProcess(ChildProcess&& o) noexcept;
+  ChildProcess& operator=(ChildProcess&& o) noexcept;
+  ~ChildProcess();
+
+  pid_t pid() const { return pid_; }
+  bool running();
+  /// Exit status (or 128+signal); -1 while running.
+  int status() const { return status_; }
+  /// A line from the stdout pipe within timeout_ms, or false.
+  bool read_line(std::string& line, int timeout_ms);
+  /// SIGTERM, wait up to grace_ms, then SIGKILL; always reaps.
+  void stop(int grace_ms = 3000);
+  const std::string& name() const { return name_; }
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  int out_fd_ = -1;
+  std::string name_, pending_;
+};
+
+/// SIGINT/SIGTERM/SIGHUP set a flag instead of killing us, so a run can tear
+/// down what it started. Returns the previous state on destruction.
+class InterruptGuard {
+ public:
+  InterruptGuard();
+  ~InterruptGuard();
+  static bool interrupted();
+};
+
+}  // namespace ntblab::cli

@@ -1,0 +1,345 @@
+#include "runner.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "units.h"
+
+namespace ntblab::cli {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string read_file(const std::string& path, size_t max = 1u << 20) {
+  std::ifstream in(path, std::ios::binary);
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (s.size() > max) s = "[... " + std::to_string(s.size() - max) + " bytes cut ...]\n" + s.substr(s.size() - max);
+  return s;
+}
+
+/// The serial console writes CRLF: store plain lines.
+void strip_cr(const std::string& path) {
+  std::string s = read_file(path, SIZE_MAX);
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s)
+    if (c != '\r') out += c;
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << out;
+}
+
+std::string tail_lines(const std::string& text, int n) {
+  size_t pos = text.size();
+  while (n-- > 0 && pos > 0) {
+    pos = text.rfind('\n', pos - 1);
+    if (pos == std::string::npos) return text;
+  }
+  return text.substr(pos + 1);
+}
+
+}  // namespace
+
+LabPaths LabPaths::from_environment() {
+  const std::string cache = env_or("NTBLAB_CACHE", "/var/cache/ntblab");
+  LabPaths p;
+  p.qemu = env_or("NTBLAB_QEMU", cache + "/qemu/bin/qemu-system-x86_64");
+  p.image = env_or("NTBLAB_IMAGE", cache + "/guest/image");
+  p.switch_bin = env_or("NTBLAB_SWITCH", "ntblab-switch");
+  return p;
+}
+
+Cluster::Cluster(const Scenario& s, const LabPaths& paths, const RunOptions& opts)
+    : s_(s), paths_(paths), opts_(opts) {
+  if (!opts_.accel.empty()) s_.accel = opts_.accel;
+  // Unix socket paths are limited to 108 bytes: keep them short, under /tmp.
+  char tmpl[] = "/tmp/ntblab-XXXXXX";
+  if (!mkdtemp(tmpl)) throw std::runtime_error("cannot create a run directory in /tmp");
+  sock_dir_ = tmpl;
+  log_dir_ = opts_.out_dir + "/logs";
+  fs::create_directories(log_dir_);
+  for (const NodeSpec& n : s_.nodes) {
+    Node node;
+    node.name = n.name;
+    node.ctl_socket = sock_dir_ + "/" + n.name + ".ctl.sock";
+    node.console_log = log_dir_ + "/" + n.name + ".console.log";
+    nodes_.push_back(std::move(node));
+  }
+}
+
+Cluster::~Cluster() {
+  try {
+    shutdown();
+  } catch (...) {
+  }
+}
+
+void Cluster::progress(const std::string& line) const {
+  if (!opts_.quiet) std::cerr << "[ntblab] " << line << std::endl;
+}
+
+std::vector<std::string> Cluster::qemu_args(size_t i) const {
+  const NodeSpec& n = s_.nodes[i];
+  const std::string mem = std::to_string(n.memory >> 20) + "M";
+  const std::string kernel = fs::exists(paths_.image + "/vmlinux") ? "/vmlinux" : "/vmlinuz";
+  char mac[32];
+  std::snprintf(mac, sizeof mac, "52:54:00:4e:54:%02x", unsigned(i + 1));
+  std::string cmdline = "console=ttyS0 quiet panic=-1 ntblab.name=" + n.name + " ntblab.ip=" + n.ip;
+  if (!n.cmdline.empty()) cmdline += " " + n.cmdline;
+  const std::string sock = sock_dir_ + "/" + n.name;
+  return {
+      paths_.qemu, "-name", n.name,
+      "-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
+      "-nodefaults", "-vga", "none", "-display", "none", "-no-reboot",
+      "-accel", s_.accel, "-cpu", "max", "-smp", std::to_string(n.cpus), "-m", mem,
+      "-object", "memory-backend-memfd,id=mem,size=" + mem + ",share=on",
+      "-machine", "q35,memory-backend=mem",
+      "-kernel", paths_.image + kernel, "-initrd", paths_.image + "/initramfs.cpio.gz",
+      "-append", cmdline,
+      "-serial", "file:" + nodes_[i].console_log,
+      "-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
+      "-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
+      "-chardev", "socket,id=ctl,path=" + nodes_[i].ctl_socket + ",server=on,wait=off",
+      "-device", "virtio-serial-pci,id=vser",
+      "-device", "virtserialport,bus=vser.0,chardev=ctl,name=org.ntblab.ctl",
+      // The node's switch functions, each behind a root port (a PCIe Endpoint).
+      "-device", "pcie-root-port,id=rp_nt,bus=pcie.0,chassis=1,slot=1",
+      "-device", "pex8749-nt,bus=rp_nt,node=" + n.name + ",socket=" + sock + ".nt.sock",
+      "-device", "pcie-root-port,id=rp_dma,bus=pcie.0,chassis=2,slot=2",
+      "-device", "pex8749-dma,bus=rp_dma,node=" + n.name + ",socket=" + sock + ".dma.sock",
+      // TCP/IP baseline: virtio-net into the switch process's Ethernet hub.
+      "-netdev", "stream,id=net0,server=off,addr.type=unix,addr.path=" + sock_dir_ + "/eth.sock",
+      "-device", std::string("virtio-net-pci,netdev=net0,romfile=,mac=") + mac,
+  };
+}
+
+void Cluster::check_alive() {
+  if (!switch_.running())
+    throw std::runtime_error("the switch process exited (status " + std::to_string(switch_.status()) +
+                             "); see " + log_dir_ + "/switch.log");
+  for (Node& n : nodes_)
+    if (!n.qemu.running()) {
+      std::string log = read_file(log_dir_ + "/" + n.name + ".qemu.log");
+      throw std::runtime_error(n.name + ": QEMU exited (status " + std::to_string(n.qemu.status()) + ")" +
+                               (log.empty() ? "" : ":\n" + tail_lines(log, 8)));
+    }
+}
+
+void Cluster::boot() {
+  auto t0 = Clock::now();
+  for (const std::string& p : {paths_.qemu, paths_.image + "/initramfs.cpio.gz"})
+    if (!fs::exists(p)) throw std::runtime_error("missing " + p + " (./ntblab builds it)");
+
+  progress("starting the switch process (" + s_.topology + ", " + std::to_string(s_.nodes.size()) + " nodes)");
+  switch_ = ChildProcess::spawn({paths_.switch_bin, "--scenario", s_.file, "--socket-dir", sock_dir_,
+                                 "--stats", log_dir_ + "/switch-stats.json", "--log", log_dir_ + "/switch.log"},
+                                "", log_dir_ + "/switch.stderr", true);
+  std::string line;
+  while (line != "ready") {
+    if (!switch_.read_line(line, 30000)) {
+      if (InterruptGuard::interrupted()) throw std::runtime_error("interrupted");
+      throw std::runtime_error("the switch process did not start:\n" +
+                               tail_lines(read_file(log_dir_ + "/switch.log") + read_file(log_dir_ + "/switch.stderr"), 8));
+    }
+  }
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    Node& n = nodes_[i];
+    std::vector<std::string> args = qemu_args(i);
+    std::ofstream(log_dir_ + "/" + n.name + ".qemu.cmdline") << [&] {
+      std::string all;
+      for (const auto& a : args) all += a + " ";
+      return all + "\n";
+    }();
+    n.qemu = ChildProcess::spawn(args, "", log_dir_ + "/" + n.name + ".qemu.log");
+  }
+  progress("booting " + std::to_string(nodes_.size()) + " guests (" + s_.accel + ")");
+
+  // Wait for every agent, in parallel; stop early if a QEMU dies.
+  const double timeout = double(s_.boot_timeout_ps) / 1e12;
+  bool stop = false;
+  std::vector<std::future<std::string>> ready;
+  for (Node& n : nodes_)
+    ready.push_back(std::async(std::launch::async, [&n, timeout, &stop] {
+      return AgentClient(n.ctl_socket).wait_ready(timeout, &stop);
+    }));
+  size_t done = 0;
+  std::vector<bool> seen(nodes_.size(), false);
+  try {
+    while (done < nodes_.size()) {
+      if (InterruptGuard::interrupted()) throw std::runtime_error("interrupted");
+      check_alive();
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        if (seen[i] || ready[i].wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) continue;
+        seen[i] = true;
+        ++done;
+        nodes_[i].agent_info = ready[i].get();
+        if (nodes_[i].agent_info.empty())
+          throw std::runtime_error(nodes_[i].name + ": no answer from the guest within " +
+                                   std::to_string(int(timeout)) + " s; console:\n" +
+                                   tail_lines(read_file(nodes_[i].console_log), 10));
+        nodes_[i].ready_s = since(t0);
+        char buf[64];
+        std::snprintf(buf, sizeof buf, " ready after %.1f s", nodes_[i].ready_s);
+        progress(nodes_[i].name + buf);
+      }
+    }
+  } catch (...) {
+    stop = true;
+    for (size_t i = 0; i < ready.size(); ++i)
+      if (!seen[i]) ready[i].wait();
+    throw;
+  }
+  boot_s_ = since(t0);
+}
+
+CommandResult Cluster::exec(const std::string& node, const std::string& command, double timeout_s) {
+  int i = s_.node_index(node);
+  if (i < 0) throw std::runtime_error("no node named " + node);
+  return AgentClient(nodes_[size_t(i)].ctl_socket).run(command, timeout_s);
+}
+
+void Cluster::shutdown() {
+  if (down_) return;
+  down_ = true;
+  // Guests first (an orderly poweroff is quick), then whatever is left, then
+  // the switch, which writes its statistics when it stops.
+  std::vector<std::future<bool>> offs;
+  for (Node& n : nodes_)
+    if (n.qemu.running())
+      offs.push_back(std::async(std::launch::async, [&n] { return AgentClient(n.ctl_socket).poweroff(2.0); }));
+  for (auto& f : offs) f.wait();
+  auto deadline = Clock::now() + std::chrono::seconds(3);
+  for (Node& n : nodes_)
+    while (n.qemu.running() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (Node& n : nodes_) n.qemu.stop(2000);
+  switch_.stop(5000);
+  for (Node& n : nodes_)
+    if (fs::exists(n.console_log)) strip_cr(n.console_log);
+  std::ifstream st(log_dir_ + "/switch-stats.json");
+  if (st) {
+    try {
+      st >> switch_stats_;
+    } catch (...) {
+    }
+  }
+  std::error_code ec;
+  fs::remove_all(sock_dir_, ec);
+}
+
+json Cluster::node_info() const {
+  json a = json::array();
+  for (const Node& n : nodes_)
+    a.push_back({{"name", n.name}, {"ready_s", n.ready_s}, {"agent", n.agent_info},
+                 {"console_log", n.console_log}});
+  return a;
+}
+
+namespace {
+
+struct StepRun {
+  const StepSpec* spec;
+  std::string node;
+  CommandResult result;
+  bool ok() const {
+    if (result.channel_error || result.timed_out) return false;
+    return !spec->expect || result.status == *spec->expect;
+  }
+};
+
+json step_json(const StepRun& r) {
+  return {{"name", r.spec->name}, {"node", r.node}, {"command", r.spec->run},
+          {"status", r.result.status}, {"expect", r.spec->expect ? json(*r.spec->expect) : json("any")},
+          {"ok", r.ok()}, {"timed_out", r.result.timed_out}, {"seconds", r.result.seconds},
+          {"stdout", r.result.out}, {"stderr", r.result.err}, {"line", r.spec->line}};
+}
+
+/// The leaf steps of one scenario step, each with the node it runs on.
+std::vector<StepRun> expand(const StepSpec& st) {
+  std::vector<StepRun> runs;
+  const std::vector<StepSpec>& group = st.parallel.empty() ? std::vector<StepSpec>{st} : st.parallel;
+  for (const StepSpec& leaf : group)
+    for (const std::string& node : leaf.on) runs.push_back({&leaf, node, {}});
+  return runs;
+}
+
+}  // namespace
+
+int run_scenario(const std::string& scenario_path, const RunOptions& opts) {
+  InterruptGuard guard;
+  Scenario s = load_scenario(scenario_path);
+  fs::create_directories(opts.out_dir);
+  json results = {{"scenario", s.name}, {"file", s.file}, {"topology", s.topology}, {"ok", false}};
+  std::vector<StepSpec> storage;  // keeps leaf specs alive for StepRun pointers
+  json steps = json::array();
+  int rc = 1;
+  {
+    Cluster cluster(s, LabPaths::from_environment(), opts);
+    try {
+      cluster.boot();
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "all %zu guests ready in %.1f s", s.nodes.size(), cluster.boot_seconds());
+      cluster.progress(buf);
+      results["boot_s"] = cluster.boot_seconds();
+      bool all_ok = true;
+      for (size_t k = 0; k < s.steps.size() && all_ok; ++k) {
+        if (InterruptGuard::interrupted()) throw std::runtime_error("interrupted");
+        std::vector<StepRun> runs = expand(s.steps[k]);
+        std::vector<std::future<CommandResult>> fut;
+        for (StepRun& r : runs)
+          fut.push_back(std::async(std::launch::async, [&cluster, &r] {
+            return cluster.exec(r.node, r.spec->run, double(r.spec->timeout_ps) / 1e12);
+          }));
+        for (size_t j = 0; j < runs.size(); ++j) {
+          runs[j].result = fut[j].get();
+          std::snprintf(buf, sizeof buf, "%s (%.1f s)", runs[j].ok() ? "ok" : "FAILED", runs[j].result.seconds);
+          cluster.progress("step " + std::to_string(k + 1) + "/" + std::to_string(s.steps.size()) + " [" +
+                           runs[j].node + "] " + runs[j].spec->name + ": " + buf);
+          if (!runs[j].ok()) {
+            all_ok = false;
+            std::string why = runs[j].result.timed_out ? "timed out"
+                              : runs[j].result.channel_error
+                                  ? "control channel error"
+                                  : "exit status " + std::to_string(runs[j].result.status);
+            cluster.progress("  " + why + "; stderr:\n" + tail_lines(runs[j].result.err, 10) +
+                             "  stdout:\n" + tail_lines(runs[j].result.out, 10));
+          }
+          steps.push_back(step_json(runs[j]));
+        }
+      }
+      results["ok"] = all_ok;
+      rc = all_ok ? 0 : 1;
+    } catch (const std::exception& e) {
+      results["error"] = e.what();
+      cluster.progress(std::string("error: ") + e.what());
+      rc = InterruptGuard::interrupted() ? 130 : 1;
+    }
+    cluster.progress("tearing down");
+    cluster.shutdown();
+    results["nodes"] = cluster.node_info();
+    results["switch"] = cluster.switch_stats();
+  }
+  results["steps"] = steps;
+  std::ofstream(opts.out_dir + "/results.json") << results.dump(2) << "\n";
+  if (!opts.quiet) std::cerr << "[ntblab] results: " << opts.out_dir << "/results.json" << std::endl;
+  return rc;
+}
+
+}  // namespace ntblab::cli
