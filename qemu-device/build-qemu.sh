@@ -87,8 +87,10 @@ flags=(
     --disable-werror
 )
 flags_str="$(printf '%s ' "${flags[@]}")"
+# The node-link protocol header is shared with the switch process.
+proto="$here/../switch/include/ntblab/node_link.h"
 src_hash="$(hash_paths "$here/src" "$here/build-qemu.sh" "$here/common.sh" \
-    "$here/ntblab-devices.mak")"
+    "$here/ntblab-devices.mak" "$proto")"
 key="version=$version flags=$flags_str src=$src_hash"
 bin="$Q/bin/qemu-system-x86_64"
 
@@ -150,6 +152,7 @@ EOF
 
 install_if_changed "$here/ntblab-devices.mak" \
     "$tree/configs/devices/x86_64-softmmu/ntblab.mak"
+install_if_changed "$proto" "$tree/hw/misc/ntblab_node_link.h"
 dev_files=()
 for f in "$here"/src/*; do
     install_if_changed "$f" "$tree/hw/misc/${f##*/}"
@@ -188,8 +191,10 @@ if ! ninja -C "$build" -j "${NTBLAB_JOBS:-$(nproc)}" qemu-system-x86_64 \
     die "build failed (full log: $Q/build.log)"
 fi
 
-"$build/qemu-system-x86_64" -device help 2>/dev/null | grep -q '"pex8749-nt"' \
-    || die "built binary lacks the pex8749-nt device"
+for dev in pex8749-nt pex8749-dma; do
+    "$build/qemu-system-x86_64" -device help 2>/dev/null | grep -q "\"$dev\"" \
+        || die "built binary lacks the $dev device"
+done
 
 install -m 0755 "$build/qemu-system-x86_64" "$bin.tmp"
 mv -f "$bin.tmp" "$bin"

@@ -48,12 +48,15 @@ void strip_cr(const std::string& path) {
 }
 
 std::string tail_lines(const std::string& text, int n) {
-  size_t pos = text.size();
+  size_t end = text.size();
+  while (end > 0 && text[end - 1] == '\n') --end;  // ignore trailing newlines
+  size_t pos = end;
   while (n-- > 0 && pos > 0) {
-    pos = text.rfind('\n', pos - 1);
-    if (pos == std::string::npos) return text;
+    size_t nl = text.rfind('\n', pos - 1);
+    if (nl == std::string::npos) return text.substr(0, end) + "\n";
+    pos = nl;
   }
-  return text.substr(pos + 1);
+  return text.substr(pos == 0 ? 0 : pos + 1, end - (pos == 0 ? 0 : pos + 1)) + "\n";
 }
 
 }  // namespace
@@ -274,9 +277,11 @@ json step_json(const StepRun& r) {
 /// The leaf steps of one scenario step, each with the node it runs on.
 std::vector<StepRun> expand(const StepSpec& st) {
   std::vector<StepRun> runs;
-  const std::vector<StepSpec>& group = st.parallel.empty() ? std::vector<StepSpec>{st} : st.parallel;
-  for (const StepSpec& leaf : group)
+  auto add = [&](const StepSpec& leaf) {
     for (const std::string& node : leaf.on) runs.push_back({&leaf, node, {}});
+  };
+  if (st.parallel.empty()) add(st);
+  for (const StepSpec& leaf : st.parallel) add(leaf);
   return runs;
 }
 
@@ -287,7 +292,6 @@ int run_scenario(const std::string& scenario_path, const RunOptions& opts) {
   Scenario s = load_scenario(scenario_path);
   fs::create_directories(opts.out_dir);
   json results = {{"scenario", s.name}, {"file", s.file}, {"topology", s.topology}, {"ok", false}};
-  std::vector<StepSpec> storage;  // keeps leaf specs alive for StepRun pointers
   json steps = json::array();
   int rc = 1;
   {

@@ -2,6 +2,7 @@
 // scenario file) and serves one node link per PCI function of every node:
 //   DIR/<node>.nt.sock   the NT port's virtual interface (10b5:87b0)
 //   DIR/<node>.dma.sock  the switch's DMA function (10b5:87d0)
+//   DIR/eth.sock         an Ethernet hub joining the guests' virtio-net NICs
 // Prints "ready" on stdout once every socket listens. On SIGINT/SIGTERM it
 // closes the links, writes the model's statistics (--stats) and exits 0.
 #include <CLI/CLI.hpp>
@@ -16,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster_config.h"
+#include "eth_hub.h"
 #include "model_backend.h"
 #include "scenario.h"
 #include "server.h"
@@ -33,6 +35,13 @@ int sc_main(int argc, char** argv) {
 
   // If whoever started us dies, so do we: no switch process is left behind.
   prctl(PR_SET_PDEATHSIG, SIGTERM);
+  // Signals are taken by the server's signalfd; block them before any thread
+  // (the Ethernet hub's) exists, so none of them dies of a default action.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&sigs, sig);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
 
   auto logger = log_path.empty() ? spdlog::stderr_color_mt("switch")
                                  : spdlog::basic_logger_mt("switch", log_path, true);
@@ -55,6 +64,7 @@ int sc_main(int argc, char** argv) {
         targets.push_back({i, model::Function::Dma});
       }
     }
+    sw::EthHub hub(socket_dir + "/eth.sock");  // the guests' virtio-net, for TCP baselines
     sw::ModelBackend backend(cluster, targets);
     sw::Server server(endpoints, backend);
     backend.set_server(&server);

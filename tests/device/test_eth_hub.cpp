@@ -1,0 +1,64 @@
+// The Ethernet hub behind the guests' virtio-net: frames from one node reach
+// every other node (not the sender); a port that sends garbage is closed alone.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "eth_hub.h"
+
+using ntblab::sw::EthHub;
+
+namespace {
+int connect_to(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::strcpy(sa.sun_path, path.c_str());
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+void send_frame(int fd, const std::string& f) {
+  uint32_t be = htonl(uint32_t(f.size()));
+  ASSERT_EQ(write(fd, &be, 4), 4);
+  ASSERT_EQ(write(fd, f.data(), f.size()), ssize_t(f.size()));
+}
+std::string recv_frame(int fd) {
+  uint32_t be;
+  if (recv(fd, &be, 4, MSG_WAITALL) != 4) return "<none>";
+  std::string f(ntohl(be), '\0');
+  if (recv(fd, f.data(), f.size(), MSG_WAITALL) != ssize_t(f.size())) return "<short>";
+  return f;
+}
+}  // namespace
+
+TEST(EthHub, FramesReachEveryOtherPort) {
+  std::string path = "/tmp/ntblab-hub-" + std::to_string(getpid()) + ".sock";
+  EthHub hub(path);
+  int a = connect_to(path), b = connect_to(path), c = connect_to(path);
+  usleep(50000);  // the hub accepts on its own thread
+  send_frame(a, "hello from a");
+  EXPECT_EQ(recv_frame(b), "hello from a");
+  EXPECT_EQ(recv_frame(c), "hello from a");
+  send_frame(c, std::string(1500, 'x'));
+  EXPECT_EQ(recv_frame(a).size(), 1500u);
+  EXPECT_EQ(recv_frame(b).size(), 1500u);
+  timeval tv{0, 200000};
+  setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  EXPECT_EQ(recv_frame(c), "<none>");  // the sender does not hear itself
+
+  uint32_t huge = htonl(1u << 30);  // not a frame: port b is closed, the others go on
+  ASSERT_EQ(write(b, &huge, 4), 4);
+  char x;
+  EXPECT_EQ(recv(b, &x, 1, 0), 0);
+  send_frame(a, "still here");
+  EXPECT_EQ(recv_frame(c), "still here");
+  EXPECT_EQ(hub.frames(), 3u);
+  close(a), close(b), close(c);
+}
