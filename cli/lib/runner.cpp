@@ -67,6 +67,13 @@ LabPaths LabPaths::from_environment() {
   p.qemu = env_or("NTBLAB_QEMU", cache + "/qemu/bin/qemu-system-x86_64");
   p.image = env_or("NTBLAB_IMAGE", cache + "/guest/image");
   p.switch_bin = env_or("NTBLAB_SWITCH", "ntblab-switch");
+  p.modroot = env_or("NTBLAB_MODROOT", fs::exists(cache + "/guest/modroot") ? cache + "/guest/modroot" : "");
+  p.root = env_or("NTBLAB_ROOT", fs::current_path().string());
+  p.krel = env_or("NTBLAB_KREL", "");
+  if (p.krel.empty()) {
+    std::ifstream rel(cache + "/guest/kernel.release");
+    std::getline(rel, p.krel);
+  }
   return p;
 }
 
@@ -106,6 +113,7 @@ std::vector<std::string> Cluster::qemu_args(size_t i) const {
   char mac[32];
   std::snprintf(mac, sizeof mac, "52:54:00:4e:54:%02x", unsigned(i + 1));
   std::string cmdline = "console=ttyS0 quiet panic=-1 ntblab.name=" + n.name + " ntblab.ip=" + n.ip;
+  if (!paths_.modroot.empty()) cmdline += " ntblab.modroot=" + paths_.modroot;
   if (!n.cmdline.empty()) cmdline += " " + n.cmdline;
   const std::string sock = sock_dir_ + "/" + n.name;
   return {
@@ -216,7 +224,13 @@ void Cluster::boot() {
 CommandResult Cluster::exec(const std::string& node, const std::string& command, double timeout_s) {
   int i = s_.node_index(node);
   if (i < 0) throw std::runtime_error("no node named " + node);
-  return AgentClient(nodes_[size_t(i)].ctl_socket).run(command, timeout_s);
+  // Every command knows where the lab's sources are (the host's / is visible
+  // read-only in the guest) and which node it runs on.
+  const std::string env = "export NTBLAB_ROOT='" + paths_.root + "' NTBLAB_NODE='" + node +
+                          "' NTBLAB_NODE_INDEX=" + std::to_string(i) +
+                          " NTBLAB_NODES=" + std::to_string(nodes_.size()) +
+                          " NTBLAB_TOPOLOGY=" + s_.topology + " NTBLAB_KREL='" + paths_.krel + "'; ";
+  return AgentClient(nodes_[size_t(i)].ctl_socket).run(env + command, timeout_s);
 }
 
 void Cluster::shutdown() {
@@ -328,6 +342,7 @@ int run_scenario(const std::string& scenario_path, const RunOptions& opts) {
           steps.push_back(step_json(runs[j]));
         }
       }
+      if (InterruptGuard::interrupted()) throw std::runtime_error("interrupted");
       results["ok"] = all_ok;
       rc = all_ok ? 0 : 1;
     } catch (const std::exception& e) {

@@ -20,6 +20,9 @@ struct LabPaths {
   std::string qemu;        ///< qemu-system-x86_64 with the pex8749 devices
   std::string image;       ///< guest image dir: vmlinux (or vmlinuz), initramfs.cpio.gz
   std::string switch_bin;  ///< ntblab-switch
+  std::string modroot;     ///< guests' module tree (ci/build-lab.sh), bound over /lib/modules
+  std::string root;        ///< the lab's source tree (guests see it read-only at the same path)
+  std::string krel;        ///< guest kernel release
   static LabPaths from_environment();
 };
 

@@ -524,8 +524,15 @@ static void pex_realize(PCIDevice *pdev, Error **errp)
     pci_config_set_device_id(c, w.device_id);
     pci_config_set_prog_interface(c, w.class_code & 0xff);
     pci_config_set_class(c, w.class_code >> 8);
-    for (off = 0; off < NL_CFG_SPACE; off += 4) {
-        stl_le_p(s->cfg_cache + off, pex_config_read(pdev, off, 4));
+    for (off = 0; off < NL_CFG_SPACE; off += 4) {   /* the switch's view */
+        struct nl_cfg_read r = { .offset = off, .size = 4 };
+        uint64_t data = 0;
+
+        if (!pex_request(s, NL_CFG_READ, &r, sizeof(r), &r.tag, &data)) {
+            error_setg(errp, "the switch did not answer config reads");
+            return;
+        }
+        stl_le_p(s->cfg_cache + off, (uint32_t)data);
     }
     c[PCI_REVISION_ID] = s->cfg_cache[PCI_REVISION_ID];
     memcpy(c + PCI_SUBSYSTEM_VENDOR_ID, s->cfg_cache + PCI_SUBSYSTEM_VENDOR_ID, 4);
