@@ -23,7 +23,7 @@
  *   -device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,slot=0
  *   -device pex8749-nt,bus=rp0,socket=/run/ntblab/node0.nt.sock,node=node0
  *
- * Layout after hw/misc/edu.c: type, state, link, interrupts, MMIO, config,
+ * Layout after hw/misc/edu.c: type, state, interrupts, link, MMIO, config,
  * realize, class_init.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -98,6 +98,21 @@ struct Pex87xxState {
     uint32_t pcie_cap;               /* offset of the PCIe capability, 0 if none */
 };
 
+/* ---- interrupts ---------------------------------------------------------- */
+
+/* INTx level as the switch says; a function without an interrupt pin has none. */
+static void pex_set_intx(Pex87xxState *s, bool level)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+
+    if (pdev->config[PCI_INTERRUPT_PIN]) {
+        pci_set_irq(pdev, level);
+    } else if (level) {
+        qemu_log_mask(LOG_GUEST_ERROR, "%s %s: interrupt without a pin\n",
+                      object_get_typename(OBJECT(s)), s->node);
+    }
+}
+
 /* ---- link ------------------------------------------------------------ */
 
 static void pex_link_dead(Pex87xxState *s, const char *why)
@@ -114,7 +129,7 @@ static void pex_link_dead(Pex87xxState *s, const char *why)
         s->fd = -1;
     }
     s->wr_len = 0;
-    pci_set_irq(PCI_DEVICE(s), 0);
+    pex_set_intx(s, false);
     if (s->pcie_cap) {   /* Link Status: no width, no speed */
         memset(s->cfg_cache + s->pcie_cap + PCI_EXP_LNKSTA, 0, 2);
     }
@@ -281,7 +296,7 @@ static bool pex_handle_async(Pex87xxState *s, const struct nl_hdr *h,
     if (h->type == NL_IRQ) {
         const struct nl_irq *irq = body;
 
-        pci_set_irq(PCI_DEVICE(s), irq->level != 0);
+        pex_set_intx(s, irq->level != 0);
         return true;
     }
     if (h->type == NL_BYE) {
