@@ -1,0 +1,98 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the af_ntb socket family module (sockets/kernel/) for the guest
+# kernel, against the NTB core's Module.symvers (driver/linux-ntb/build.sh
+# makes it; it is built first when missing).  The build happens under
+# $NTBLAB_CACHE/build, never in the repository.
+#
+# usage: sockets/build.sh [--out DIR] [--rel REL] [--force] [--no-w1]
+#   --out DIR  where af_ntb.ko goes
+#              (default ${NTBLAB_CACHE:-/var/cache/ntblab}/modules/REL)
+#   --rel REL  kernel release (default: $NTBLAB_CACHE/guest/kernel.release,
+#              else the one linux-image-amd64 depends on)
+#   --force    rebuild even if the inputs did not change
+#   --no-w1    build without W=1 (default is W=1; any warning fails)
+# Prints the output directory on stdout.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+# shellcheck source=../driver/ksrc.sh
+. "$top/driver/ksrc.sh"
+
+out='' rel='' force=0 w1="W=1"
+while [ $# -gt 0 ]; do
+	case $1 in
+	--out) out=$2; shift 2 ;;
+	--out=*) out=${1#--out=}; shift ;;
+	--rel) rel=$2; shift 2 ;;
+	--rel=*) rel=${1#--rel=}; shift ;;
+	--force) force=1; shift ;;
+	--no-w1) w1=''; shift ;;
+	-h|--help) sed -n '3,17p' "$0"; exit 0 ;;
+	*) ntblab_die "unknown argument: $1" ;;
+	esac
+done
+
+if [ -z "$rel" ] && [ -s "$NTBLAB_CACHE/guest/kernel.release" ]; then
+	rel=$(cat "$NTBLAB_CACHE/guest/kernel.release")
+fi
+[ -n "$rel" ] || rel=$(ntblab_rel)
+[ -n "$out" ] || out=$NTBLAB_CACHE/modules/$rel
+kdir=/usr/src/linux-headers-$rel
+[ -f "$kdir/Makefile" ] || kdir=$NTBLAB_CACHE/guest/kdir
+if [ ! -f "$kdir/Makefile" ]; then
+	ntblab_need_pkgs "linux-headers-$rel" build-essential kmod
+	kdir=/usr/src/linux-headers-$rel
+fi
+
+symvers=$out/Module.symvers.linux-ntb
+if [ ! -f "$symvers" ]; then
+	ntblab_log "no $symvers: building the NTB core first"
+	"$top/driver/linux-ntb/build.sh" --out "$out" --rel "$rel" >/dev/null
+fi
+
+src=$here/kernel
+inputs=$( {
+	cat "$0" "$top/driver/ksrc.sh" "$src"/Kbuild "$src"/*.[ch] "$symvers"
+	echo "rel=$rel w1=$w1 kdir=$kdir"
+	ntblab_pkg_version "linux-headers-$rel"
+	gcc --version | head -n1
+} | sha256sum | cut -d' ' -f1)
+if [ "$force" = 0 ] && [ -f "$out/af_ntb.ko" ] &&
+   [ "$(cat "$out/.af_ntb.inputs" 2>/dev/null)" = "$inputs" ]; then
+	ntblab_log "up to date: $out/af_ntb.ko"
+	echo "$out"
+	exit 0
+fi
+
+bdir=$NTBLAB_CACHE/build/af_ntb-$rel
+rm -rf "$bdir"
+mkdir -p "$bdir"
+cp "$src"/Kbuild "$src"/*.[ch] "$bdir/"
+cp "$symvers" "$bdir/ntb.symvers"
+
+ntblab_log "building af_ntb for $rel in $bdir"
+# shellcheck disable=SC2086
+if ! make -C "$kdir" M="$bdir" KBUILD_EXTRA_SYMBOLS="$bdir/ntb.symvers" \
+	$w1 -j"$(nproc)" modules >"$bdir/build.log" 2>&1; then
+	cat "$bdir/build.log" >&2
+	ntblab_die "build failed (log: $bdir/build.log)"
+fi
+if grep -E 'warning:|error:' "$bdir/build.log" | grep -q ntbs_; then
+	grep -E -A3 'warning:|error:' "$bdir/build.log" >&2
+	ntblab_die "af_ntb built with warnings (log: $bdir/build.log)"
+fi
+if grep -q 'WARNING: modpost' "$bdir/build.log"; then
+	grep 'WARNING: modpost' "$bdir/build.log" >&2
+	ntblab_die "af_ntb has unresolved symbols (log: $bdir/build.log)"
+fi
+
+vm=$(modinfo -F vermagic "$bdir/af_ntb.ko" | cut -d' ' -f1)
+[ "$vm" = "$rel" ] || ntblab_die "af_ntb.ko has vermagic $vm, want $rel"
+mkdir -p "$out"
+cp "$bdir/af_ntb.ko" "$out/"
+echo "$inputs" >"$out/.af_ntb.inputs"
+ntblab_log "af_ntb.ko in $out (vermagic $rel)"
+echo "$out"
