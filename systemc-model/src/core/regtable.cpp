@@ -1,5 +1,6 @@
 #include "ntblab/model/regtable.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -22,30 +23,43 @@ const RegDesc* RegBlock::find(uint32_t offset) const {
   return nullptr;
 }
 
-RegFile::RegFile(const RegBlock* block) : block_(block), values_(block->regs.size()) { reset(); }
+RegFile::RegFile(const RegBlock* block) : block_(block), values_(block->regs.size()) {
+  // Offset -> row, for O(1) access: the model reads BAR and translation
+  // registers on every transaction it decodes.
+  uint32_t top = 0;
+  for (const auto& r : block_->regs) top = std::max(top, r.offset);
+  index_.assign(top / 4 + 1, -1);
+  for (size_t i = 0; i < block_->regs.size(); ++i)
+    if (block_->regs[i].offset % 4 == 0) index_[block_->regs[i].offset / 4] = int32_t(i);
+  reset();
+}
 
 void RegFile::reset() {
   for (size_t i = 0; i < values_.size(); ++i) values_[i] = block_->regs[i].reset;
 }
 
-static size_t index_of(const RegBlock& b, uint32_t offset) {
-  for (size_t i = 0; i < b.regs.size(); ++i)
-    if (b.regs[i].offset == offset) return i;
-  return b.regs.size();
+size_t RegFile::index_of(uint32_t offset) const {
+  if (offset % 4 == 0) {
+    size_t k = offset / 4;
+    return k < index_.size() && index_[k] >= 0 ? size_t(index_[k]) : values_.size();
+  }
+  for (size_t i = 0; i < block_->regs.size(); ++i)  // unaligned rows (rare)
+    if (block_->regs[i].offset == offset) return i;
+  return values_.size();
 }
 
 uint32_t RegFile::get(uint32_t offset) const {
-  size_t i = index_of(*block_, offset);
+  size_t i = index_of(offset);
   return i < values_.size() ? values_[i] : 0;
 }
 
 void RegFile::set(uint32_t offset, uint32_t value) {
-  size_t i = index_of(*block_, offset);
+  size_t i = index_of(offset);
   if (i < values_.size()) values_[i] = value;
 }
 
 uint32_t RegFile::write(uint32_t offset, uint32_t value) {
-  size_t i = index_of(*block_, offset);
+  size_t i = index_of(offset);
   if (i >= values_.size()) return 0;
   const RegDesc& d = block_->regs[i];
   uint32_t v = values_[i];

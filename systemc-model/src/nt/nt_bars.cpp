@@ -86,7 +86,10 @@ std::optional<BarHit> NtEndpoint::decode(Side side, uint64_t addr) const {
   for (unsigned bar : {0u, 2u, 3u, 4u, 5u}) {
     const BarLayout l = layout(side, bar);
     if (!l.enabled) continue;
-    const uint64_t base = bar_base(side, bar);
+    // bar_base() without recomputing the layout: this runs for every request.
+    const RegFile& p = page_[idx(side)];
+    uint64_t base = p.get(bar_reg(bar)) & ~0xFull;
+    if (l.is64) base |= uint64_t(p.get(bar_reg(bar + 1))) << 32;
     if (base == 0) continue;  // unassigned (as QEMU treats a zero BAR)
     if (addr >= base && addr - base < l.size) return BarHit{bar, base, l.size, addr - base};
   }

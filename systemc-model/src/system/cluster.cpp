@@ -71,13 +71,12 @@ class Cluster::Router : public sc_core::sc_module {
   void b_transport(int source, tlm::tlm_generic_payload& gp, sc_time& delay) {
     const uint64_t addr = gp.get_address();
     const bool to_chip_nt = nt_.claims(Side::Virtual, addr);
-    const int fn = dma_function(addr);
-    if (source == kFromNt) {
-      if (to_chip_nt || fn >= 0) return refuse(gp);  // no hairpin back into the chip
+    if (source == kFromNt) {  // no hairpin back into the chip
+      if (to_chip_nt || dma_function(addr) >= 0) return refuse(gp);
       return to_host->b_transport(gp, delay);
     }
     if (to_chip_nt) return to_nt->b_transport(gp, delay);
-    if (fn >= 0) {
+    if (const int fn = dma_function(addr); fn >= 0) {
       gp.set_address(addr - dma_->bar0_base(unsigned(fn)));
       to_dma[unsigned(fn)]->b_transport(gp, delay);
       gp.set_address(addr);

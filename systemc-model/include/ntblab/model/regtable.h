@@ -63,8 +63,10 @@ class RegFile {
   const RegBlock& block() const { return *block_; }
 
  private:
+  size_t index_of(uint32_t offset) const;
   const RegBlock* block_;
   std::vector<uint32_t> values_;  // parallel to block_->regs
+  std::vector<int32_t> index_;    // offset / 4 -> row, -1 where none
 };
 
 /// Render blocks as Markdown tables (offset, width, access, reset, name, meaning).

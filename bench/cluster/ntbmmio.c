@@ -1,0 +1,135 @@
+/*
+ * ntbmmio: time MMIO on the PEX8749 NT function from inside a lab guest.
+ *   ntbmmio read-rtt BAR OFFSET COUNT   mean wall time of one 32-bit read, us
+ *   ntbmmio write-bw BAR OFFSET BYTES   posted writes through the BAR, MB/s
+ * BARs are mmap'ed from sysfs (resourceN, or resourceN_wc for prefetchable
+ * ones, as drivers map NTB windows write-combining). Prints one number.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int find_device(char *path, size_t len)
+{
+	DIR *d = opendir("/sys/bus/pci/devices");
+	struct dirent *e;
+	char f[512], buf[32];
+
+	while (d && (e = readdir(d))) {
+		FILE *v;
+
+		snprintf(f, sizeof(f), "/sys/bus/pci/devices/%s/device", e->d_name);
+		v = fopen(f, "r");
+		if (!v)
+			continue;
+		if (fgets(buf, sizeof(buf), v) && strtoul(buf, NULL, 16) == 0x87b0) {
+			snprintf(path, len, "/sys/bus/pci/devices/%s", e->d_name);
+			fclose(v);
+			closedir(d);
+			return 0;
+		}
+		fclose(v);
+	}
+	if (d)
+		closedir(d);
+	return -1;
+}
+
+static volatile uint8_t *map_bar(const char *dev, int bar, size_t *size)
+{
+	char f[600];
+	struct stat st;
+	int fd;
+	void *p;
+
+	snprintf(f, sizeof(f), "%s/resource%d_wc", dev, bar);
+	fd = open(f, O_RDWR | O_SYNC);
+	if (fd < 0) {
+		snprintf(f, sizeof(f), "%s/resource%d", dev, bar);
+		fd = open(f, O_RDWR | O_SYNC);
+	}
+	if (fd < 0 || fstat(fd, &st)) {
+		perror(f);
+		exit(1);
+	}
+	*size = st.st_size;
+	p = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		exit(1);
+	}
+	return p;
+}
+
+int main(int argc, char **argv)
+{
+	char dev[300];
+	size_t size;
+	volatile uint8_t *b;
+	unsigned long off, n, i;
+	double t0, t;
+
+	if (argc != 5) {
+		fprintf(stderr, "usage: %s read-rtt|write-bw BAR OFFSET COUNT|BYTES\n", argv[0]);
+		return 2;
+	}
+	if (find_device(dev, sizeof(dev))) {
+		fprintf(stderr, "no 10b5:87b0 device\n");
+		return 1;
+	}
+	b = map_bar(dev, atoi(argv[2]), &size);
+	off = strtoul(argv[3], NULL, 0);
+	n = strtoul(argv[4], NULL, 0);
+	if (!strcmp(argv[1], "read-rtt")) {
+		uint32_t sink = 0;
+
+		if (off + 4 > size)
+			return 2;
+		t0 = now();
+		for (i = 0; i < n; i++)
+			sink += *(volatile uint32_t *)(b + off);
+		t = now() - t0;
+		printf("%.3f\n", t / n * 1e6);
+		return sink == 0xdeadbeef;  /* keep the reads */
+	}
+	if (!strcmp(argv[1], "write-bw")) {
+		static uint64_t src[512];
+		unsigned long done = 0;
+
+		for (i = 0; i < 512; i++)
+			src[i] = i * 0x0101010101010101ull;
+		t0 = now();
+		while (done < n) {
+			unsigned long pos = (off + done) % size & ~7ul;
+			unsigned long chunk = sizeof(src);
+
+			if (pos + chunk > size)
+				pos = 0;
+			for (i = 0; i < chunk / 8; i++)
+				((volatile uint64_t *)(b + pos))[i] = src[i];
+			done += chunk;
+		}
+		/* a read flushes the posted writes before the clock stops */
+		(void)*(volatile uint32_t *)(b + off);
+		t = now() - t0;
+		printf("%.3f\n", done / t / 1e6);
+		return 0;
+	}
+	return 2;
+}
