@@ -22,4 +22,4 @@ cat "$out.log"
 [ -f "$out/results.json" ] || { echo "FAIL: no results.json"; exit 1; }
 grep -q '"error": "interrupted"' "$out/results.json" || { echo "FAIL: results.json does not say interrupted"; exit 1; }
 sleep 0.5
-exec "$(dirname "$0")/no-leftovers.sh"
+exec "$(dirname "$0")/no-leftovers.sh" "$out"
