@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+// ntb_stream_bench: one-way streaming throughput of a stream socket,
+// AF_INET (TCP) or the NTB family, over one or more connections.
+//
+//   server:  ntb_stream_bench --server [--family ntb] [--bind ADDR] [--port 5202] [--once]
+//   client:  ntb_stream_bench --client ADDR [--family ntb] [--port 5202] [--conns 1]
+//            [--msg 64K] [--seconds 5 | --bytes 1G] [--verify] [--json]
+//
+// Each client connection sends a header line "STREAM <seed> <verify>\n",
+// then data (a per-connection pattern, so --verify checks every byte on the
+// server), then shuts down its write side.  The server answers
+// "<bytes> <first-bad-offset or -1>\n" after EOF.  Throughput counts from
+// the first write to the last answer, so all data has been delivered.
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_common.hpp"
+
+using namespace ntbtools;
+
+static void usage() {
+  std::fprintf(stderr,
+               "usage: ntb_stream_bench --server [--family inet|ntb] [--bind ADDR] [--port P] [--once]\n"
+               "       ntb_stream_bench --client ADDR [--family inet|ntb] [--port P] [--conns N]\n"
+               "                        [--msg SIZE] [--seconds S | --bytes SIZE] [--verify] [--json]\n");
+  std::exit(2);
+}
+
+static bool read_line(int fd, std::string& line) {
+  line.clear();
+  char c;
+  while (line.size() < 256) {
+    ssize_t n = recv(fd, &c, 1, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    if (c == '\n') return true;
+    line += c;
+  }
+  return false;
+}
+
+static void sink_conn(int fd) {
+  std::string hdr;
+  unsigned long long seed = 0;
+  int verify = 0;
+  if (!read_line(fd, hdr) || std::sscanf(hdr.c_str(), "STREAM %llu %d", &seed, &verify) != 2) {
+    close(fd);
+    return;
+  }
+  std::vector<uint8_t> buf(1 << 20);
+  uint64_t total = 0;
+  int64_t bad = -1;
+  for (;;) {
+    ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (verify && bad < 0) bad = pattern_check(buf.data(), total, size_t(n), seed);
+    total += uint64_t(n);
+  }
+  std::string ans = std::to_string(total) + " " + std::to_string(bad) + "\n";
+  write_full(fd, ans.data(), ans.size());
+  close(fd);
+}
+
+struct Result {
+  uint64_t sent = 0, acked = 0;
+  int64_t bad = -1;
+  std::string err;
+};
+
+int main(int argc, char** argv) {
+  bool server = false, json = false, once = false, verify = false;
+  std::string host, bind_addr, fam = "inet";
+  uint16_t port = 5202;
+  size_t msg = 64 * 1024;
+  double seconds = 5;
+  uint64_t bytes = 0;
+  int conns = 1;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string { if (i + 1 >= argc) usage(); return argv[++i]; };
+    if (a == "--server") server = true;
+    else if (a == "--client") host = next();
+    else if (a == "--family") fam = next();
+    else if (a == "--bind") bind_addr = next();
+    else if (a == "--port") port = uint16_t(std::stoi(next()));
+    else if (a == "--conns") conns = std::stoi(next());
+    else if (a == "--msg") msg = parse_sizes(next()).at(0);
+    else if (a == "--seconds") seconds = std::stod(next());
+    else if (a == "--bytes") {
+      std::string v = next();
+      uint64_t mult = 1;
+      if (!v.empty() && (v.back() == 'G' || v.back() == 'g')) { mult = 1ULL << 30; v.pop_back(); }
+      else if (!v.empty() && (v.back() == 'M' || v.back() == 'm')) { mult = 1ULL << 20; v.pop_back(); }
+      else if (!v.empty() && (v.back() == 'K' || v.back() == 'k')) { mult = 1ULL << 10; v.pop_back(); }
+      bytes = std::stoull(v) * mult;
+    }
+    else if (a == "--verify") verify = true;
+    else if (a == "--json") json = true;
+    else if (a == "--once") once = true;
+    else usage();
+  }
+  if (server == !host.empty() || conns < 1 || msg == 0) usage();
+  try {
+    int family = family_from(fam);
+    if (server) {
+      int lfd = listen_on(family, bind_addr, port);
+      std::fprintf(stderr, "ntb_stream_bench: listening on port %u (%s)\n", port, fam.c_str());
+      std::vector<std::thread> ts;
+      for (;;) {
+        int fd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) {
+          if (errno == EINTR) continue;
+          throw std::runtime_error(errstr("accept"));
+        }
+        if (once) {
+          sink_conn(fd);
+          break;
+        }
+        std::thread(sink_conn, fd).detach();
+      }
+      close(lfd);
+      return 0;
+    }
+
+    std::vector<Result> res(static_cast<size_t>(conns));
+    std::vector<int> fds;
+    for (int c = 0; c < conns; c++) fds.push_back(connect_to(family, host, port));
+    double t0 = now_s();
+    double deadline = t0 + seconds;
+    std::vector<std::thread> ts;
+    for (int c = 0; c < conns; c++) {
+      ts.emplace_back([&, c]() {
+        Result& r = res[size_t(c)];
+        int fd = fds[size_t(c)];
+        uint64_t seed = 0x5eed0000ULL + uint64_t(c) * 0x100000001ULL;
+        std::string hdr = "STREAM " + std::to_string(seed) + " " + (verify ? "1" : "0") + "\n";
+        std::vector<uint8_t> buf(msg);
+        if (!verify) pattern_fill(buf.data(), 0, msg, seed);
+        if (!write_full(fd, hdr.data(), hdr.size())) { r.err = errstr("send"); return; }
+        for (;;) {
+          if (bytes ? r.sent >= bytes : now_s() >= deadline) break;
+          size_t n = bytes ? size_t(std::min<uint64_t>(msg, bytes - r.sent)) : msg;
+          if (verify) pattern_fill(buf.data(), r.sent, n, seed);
+          if (!write_full(fd, buf.data(), n)) { r.err = errstr("send"); return; }
+          r.sent += n;
+        }
+        shutdown(fd, SHUT_WR);
+        std::string line;
+        if (!read_line(fd, line)) { r.err = "no answer from server"; return; }
+        unsigned long long got = 0;
+        long long bad = -1;
+        std::sscanf(line.c_str(), "%llu %lld", &got, &bad);
+        r.acked = got;
+        r.bad = bad;
+      });
+    }
+    for (auto& t : ts) t.join();
+    double t1 = now_s();
+    for (int fd : fds) close(fd);
+    uint64_t sent = 0, acked = 0;
+    int errors = 0;
+    for (auto& r : res) {
+      sent += r.sent;
+      acked += r.acked;
+      if (!r.err.empty() || r.acked != r.sent || r.bad >= 0) errors++;
+      if (!r.err.empty()) std::fprintf(stderr, "ntb_stream_bench: %s\n", r.err.c_str());
+      if (r.bad >= 0) std::fprintf(stderr, "ntb_stream_bench: bad byte at offset %lld\n", (long long)r.bad);
+    }
+    double mbps = double(acked) / (t1 - t0) / 1e6;
+    if (json) {
+      char b[512];
+      std::snprintf(b, sizeof(b),
+                    "{\"tool\":\"ntb_stream_bench\",\"family\":\"%s\",\"conns\":%d,\"msg\":%zu,\"bytes\":%llu,"
+                    "\"seconds\":%.3f,\"mb_per_s\":%.2f,\"verified\":%s,\"errors\":%d}",
+                    fam.c_str(), conns, msg, (unsigned long long)acked, t1 - t0, mbps,
+                    verify ? "true" : "false", errors);
+      std::cout << b << std::endl;
+    } else {
+      std::printf("%s: %d conn(s), msg %zu, %llu bytes in %.3f s: %.2f MB/s%s, %d error(s)\n", fam.c_str(), conns,
+                  msg, (unsigned long long)acked, t1 - t0, mbps, verify ? " (verified)" : "", errors);
+    }
+    return errors ? 1 : 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ntb_stream_bench: %s\n", e.what());
+    return 1;
+  }
+}
