@@ -24,4 +24,5 @@ PYBIND11_MODULE(ntblab, m) {
   });
 
   ntblab::python::register_timing(m);
+  ntblab::python::register_switch_model(m);
 }

@@ -6,4 +6,5 @@
 namespace ntblab::python {
 /// ntblab.timing: PCIe link arithmetic and the analytic path model.
 void register_timing(pybind11::module_& m);
+void register_switch_model(pybind11::module_& m);
 }  // namespace ntblab::python
