@@ -64,6 +64,10 @@ inputs=$( {
 	gcc --version | head -n1
 } | sha256sum | cut -d' ' -f1)
 
+# Not built, but wanted beside the modules: Linux's NTB selftest, which the
+# lab's conformance suite (tests/ntb/) runs unmodified from $src.
+ntblab_ksrc_extract "$(ntblab_ksrc_dir)" tools/testing/selftests/ntb/ntb_test.sh
+
 if [ "$force" = 0 ] && [ "$(cat "$out/.linux-ntb.inputs" 2>/dev/null)" = "$inputs" ]; then
 	ok=1
 	for m in $mods; do [ -f "$out/$m.ko" ] || ok=0; done

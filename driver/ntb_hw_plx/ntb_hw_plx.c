@@ -261,6 +261,14 @@ static int plx_mw_program(struct plx_ntb_dev *ndev, int i)
 	if (bsize && (off & (bsize - 1)))
 		return -EINVAL;
 
+	addr = mw->xlat[0].addr;
+	size = mw->xlat[0].size;
+	use_alut = ndev->alut && mw->bar == 2 &&
+		   (sp || (bsize && ((addr & (bsize - 1)) || size != bsize)));
+	/* A BAR translation replaces the BAR base: it must be aligned to it */
+	if (!use_alut && !sp && size && (addr & (bsize - 1)))
+		return -EINVAL;
+
 	if (plx_is_b2b(ndev)) {
 		setup = bsize ? ~(bsize - 1) & ~PLX_NT_BAR_SETUP_RSVD : 0;
 		if (mw->is64) {
@@ -275,11 +283,6 @@ static int plx_mw_program(struct plx_ntb_dev *ndev, int i)
 				   PLX_B2B_ADDR32 * mw->bar + off);
 		}
 	}
-
-	addr = mw->xlat[0].addr;
-	size = mw->xlat[0].size;
-	use_alut = ndev->alut && mw->bar == 2 &&
-		   (sp || (bsize && ((addr & (bsize - 1)) || size != bsize)));
 
 	if (mw->is64)
 		plx_pnt_wr64(ndev, PLX_NT_BAR_XLAT(mw->bar), use_alut ? 0 : addr);
@@ -891,16 +894,23 @@ static int plx_ntb_mw_get_align(struct ntb_dev *ntb, int pidx, int widx,
 	/*
 	 * A translation must be aligned to the BAR size; A-LUT entries only to
 	 * 1/128 (1/256) of it.  Without A-LUT in back-to-back mode the link BAR
-	 * shrinks to the translated size rounded up to a power of two, so any
-	 * multiple of half the window is safe; with one chip the BAR size is
-	 * fixed.
+	 * is resized to the translated size rounded up to a power of two (1 MB
+	 * at least), so the translation has to be aligned to that: 1 MB is
+	 * reported, and mw_set_trans() refuses an address that is not aligned
+	 * to the rounded size (a dma_alloc_coherent() buffer always is: the
+	 * page allocator aligns blocks to their order).  The rounding slack
+	 * past the buffer is reachable by the peer, as on FreeBSD.  With one
+	 * chip the BAR size is fixed.
 	 */
 	if (ndev->alut && ndev->mw[i].bar == 2) {
 		align = usize / plx_alut_cnt(ndev);
 		salign = align;
+	} else if (plx_is_b2b(ndev) && !plx_mw_split(ndev, i)) {
+		align = PLX_BAR_MIN_SIZE;
+		salign = PLX_BAR_MIN_SIZE;
 	} else {
 		align = usize;
-		salign = plx_is_b2b(ndev) ? usize / 2 : usize;
+		salign = usize;
 	}
 	if (addr_align)
 		*addr_align = align;
