@@ -356,11 +356,13 @@ static int ntbs_release(struct socket *sock)
 		ntbs_send_term(ns, abort);
 	}
 	ntbs_unbind(sk);
-	sk->sk_state = TCP_CLOSE;
+	/* A connect in flight stays SYN_SENT: its ACCEPT is answered by RESET */
+	if (sk->sk_state != TCP_SYN_SENT)
+		sk->sk_state = TCP_CLOSE;
 	sk->sk_shutdown = SHUTDOWN_MASK;
 	sock_orphan(sk);
-	if (ns->peer_gone || (ns->peer && !ns->term_sent &&
-			      sk->sk_state != TCP_SYN_SENT))
+	/* Free the slot now if the peer writes no more into it */
+	if (ns->peer_gone)
 		ntbs_slot_release(ns);
 	sock->sk = NULL;
 	release_sock(sk);
@@ -436,13 +438,26 @@ static int ntbs_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 		goto out;
 	}
 	if (ns->peer) {
-		/* Connection refused or reset before: a socket connects once */
-		ret = sock_error(sk) ? : -EISCONN;
+		/* An earlier attempt failed: report it once, like TCP */
 		if (sock->state == SS_CONNECTING) {
 			sock->state = SS_UNCONNECTED;
 			ret = sock_error(sk) ? : -ECONNREFUSED;
+			goto out;
 		}
-		goto out;
+		if (ns->rx_slot >= 0 || sock->state == SS_CONNECTED) {
+			ret = -EISCONN;
+			goto out;
+		}
+		/* Its slot is free again: start afresh */
+		ntbs_peer_put(ns->peer);
+		ns->peer = NULL;
+		ns->peer_gone = false;
+		ns->term_sent = false;
+		ns->fin_sent = false;
+		ns->rx_frozen = false;
+		ns->tx_prod = 0;
+		ns->tx_pushed = 0;
+		sk->sk_shutdown = 0;
 	}
 	ret = ntbs_route(sin->sin_addr.s_addr, &peer);
 	if (ret)
@@ -600,12 +615,7 @@ static int ntbs_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 	sin->sin_family = AF_INET;	/* the addresses are IPv4 ones */
 	lock_sock(sk);
 	if (peer) {
-		if (sk->sk_state != TCP_ESTABLISHED && !ntbs_sk(sk)->peer) {
-			release_sock(sk);
-			return -ENOTCONN;
-		}
-		if (sk->sk_state != TCP_ESTABLISHED &&
-		    sock->state != SS_CONNECTED && sk->sk_state != TCP_CLOSE) {
+		if (sk->sk_state != TCP_ESTABLISHED) {
 			release_sock(sk);
 			return -ENOTCONN;
 		}
@@ -637,26 +647,24 @@ static __poll_t ntbs_poll(struct file *file, struct socket *sock,
 		mask |= EPOLLHUP;
 	if (sk->sk_shutdown & RCV_SHUTDOWN)
 		mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP;
-	if (state == TCP_ESTABLISHED || (state == TCP_CLOSE && ns->peer)) {
+	/* As tcp_poll: everything but a connect in flight can be written */
+	if (state != TCP_SYN_SENT) {
 		if (ntbs_rx_avail(ns))
 			mask |= EPOLLIN | EPOLLRDNORM;
-	}
-	if (state == TCP_ESTABLISHED) {
-		if (sk->sk_shutdown & SEND_SHUTDOWN || ns->peer_gone) {
+		if (state != TCP_ESTABLISHED || ns->peer_gone ||
+		    (sk->sk_shutdown & SEND_SHUTDOWN)) {
 			mask |= EPOLLOUT | EPOLLWRNORM;
 		} else {
 			u32 space;
 
 			down_read(&ns->peer->io_rwsem);
 			space = ntbs_tx_space(ns);
+			if (ns->peer->state != NTBS_PEER_UP)
+				space = 1;	/* a write fails at once */
 			up_read(&ns->peer->io_rwsem);
 			if (space)
 				mask |= EPOLLOUT | EPOLLWRNORM;
-			else if (ns->peer->state != NTBS_PEER_UP)
-				mask |= EPOLLOUT | EPOLLWRNORM;
 		}
-	} else if (state == TCP_CLOSE && !ns->peer) {
-		mask |= EPOLLOUT | EPOLLWRNORM;	/* as TCP: a fresh socket */
 	}
 	if (sk->sk_err)
 		mask |= EPOLLERR;
