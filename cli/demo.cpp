@@ -5,6 +5,7 @@
 //      inside the guests (when QEMU and the guest image are available).
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -116,6 +117,33 @@ void modelled_transfer() {
   std::printf("\n");
 }
 
+/// What the modelled switch saw during the run (from results.json).
+void print_switch_summary(const std::string& results_path) {
+  std::ifstream in(results_path);
+  nlohmann::json r;
+  try {
+    in >> r;
+  } catch (...) {
+    return;
+  }
+  const auto& sw = r["switch"];
+  if (!sw.is_object() || !sw.contains("nodes")) return;
+  std::printf("\nWhat the modelled switch saw (%s):\n\n", sw.value("topology", "?").c_str());
+  std::printf("  %-8s %8s %12s %12s %12s %12s\n", "node", "link ups", "reg reads", "reg writes", "bytes out",
+              "refusals");
+  for (const auto& n : sw["nodes"]) {
+    const auto& nt = n["nt"];
+    std::printf("  %-8s %8llu %12llu %12llu %12llu %12llu\n", n.value("name", "?").c_str(),
+                (unsigned long long)nt["link_ups"].get<uint64_t>(),
+                (unsigned long long)nt["register_reads"].get<uint64_t>(),
+                (unsigned long long)nt["register_writes"].get<uint64_t>(),
+                (unsigned long long)nt["from_host"]["bytes"].get<uint64_t>(),
+                (unsigned long long)(nt["refused_from_host"]["total"].get<uint64_t>() +
+                                     nt["refused_from_link"]["total"].get<uint64_t>()));
+  }
+  std::printf("  (register reads: the guests' kernels probing the NT function's config space and BAR0)\n");
+}
+
 }  // namespace
 
 int demo(const std::string& out_dir, bool model_only) {
@@ -133,6 +161,7 @@ int demo(const std::string& out_dir, bool model_only) {
   RunOptions opts;
   opts.out_dir = out_dir;
   int rc = run_scenario(scenario, opts);
+  print_switch_summary(out_dir + "/results.json");
   std::printf("\n%s: results in %s/results.json\n", rc == 0 ? "demo done" : "demo FAILED", out_dir.c_str());
   return rc;
 }
