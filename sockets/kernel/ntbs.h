@@ -117,9 +117,14 @@ struct ntbs_peer {
 	u32 ctrl_rung;
 
 	struct work_struct work;
+	unsigned long flags;		/* NTBS_PEER_F_* */
+	unsigned int ticks;		/* full checks so far */
 	struct list_head list;
 	char name[48];
 };
+
+/* ntbs_peer.flags: the next work run checks link and scratchpads */
+#define NTBS_PEER_F_TICK	0
 
 /**
  * struct ntbs_dev - our context on one NTB device
@@ -196,6 +201,7 @@ struct ntbs_sock {
 	bool reuse;
 	bool nodelay;
 	bool cork;
+	int quiet;
 	struct hlist_node bind_node;
 	struct list_head acceptq;
 	struct list_head accept_node;
@@ -228,6 +234,9 @@ void ntbs_peer_reset(struct ntbs_peer *peer);
 void ntbs_dev_show(struct seq_file *m);
 u32 ntbs_ring_prod(struct ntbs_sock *ns);
 u32 ntbs_ring_cons(struct ntbs_sock *ns);
+bool ntbs_ring_quiet(struct ntbs_sock *ns);
+void ntbs_copy_toio(void __iomem *dst, const void *src, size_t n);
+void ntbs_rx_quiet(struct ntbs_sock *ns, bool on);
 void __iomem *ntbs_out_ring(struct ntbs_sock *ns);
 
 /* ntbs_ctrl.c */
@@ -247,7 +256,7 @@ u32 ntbs_tx_unacked(struct ntbs_sock *ns);
 int ntbs_rx_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 		    int flags);
 u32 ntbs_rx_avail(struct ntbs_sock *ns);
-void ntbs_rx_credit(struct ntbs_sock *ns, bool force);
+void ntbs_rx_credit(struct ntbs_sock *ns, bool flush);
 
 /* ntbs_proc.c */
 int ntbs_proc_init(void);

@@ -39,9 +39,9 @@ unsigned int ntbs_max_slots = 64;
 module_param_named(max_slots, ntbs_max_slots, uint, 0444);
 MODULE_PARM_DESC(max_slots, "Receive rings per peer, at most 256 (default 64)");
 
-unsigned int ntbs_poll_us = 20;
+unsigned int ntbs_poll_us = 200;
 module_param_named(poll_us, ntbs_poll_us, uint, 0644);
-MODULE_PARM_DESC(poll_us, "Microseconds a reader polls its ring before sleeping (default 20, 0 = never)");
+MODULE_PARM_DESC(poll_us, "Microseconds a reader polls its ring before sleeping (default 200, 0 = never)");
 
 unsigned int ntbs_dma_threshold = 8192;
 module_param_named(dma_threshold, ntbs_dma_threshold, uint, 0644);
@@ -638,6 +638,9 @@ static __poll_t ntbs_poll(struct file *file, struct socket *sock,
 	int state;
 
 	sock_poll_wait(file, sock, wait);
+	/* A waiter in poll() needs doorbells (see ntbs_rx.c) */
+	if (READ_ONCE(ns->quiet))
+		ntbs_rx_quiet(ns, false);
 	state = READ_ONCE(sk->sk_state);
 	if (state == TCP_LISTEN)
 		return list_empty_careful(&ns->acceptq) ? 0 :

@@ -64,7 +64,7 @@ void ntbs_ctrl_flush(struct ntbs_peer *peer)
 				     list);
 		list_del(&p->list);
 		p->msg.seq = cpu_to_le32(peer->ctrl_sent);
-		memcpy_toio(slot, &p->msg, sizeof(p->msg));
+		ntbs_copy_toio(slot, &p->msg, sizeof(p->msg));
 		kfree(p);
 		peer->ctrl_sent++;
 		sent = true;

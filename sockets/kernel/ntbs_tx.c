@@ -6,7 +6,7 @@
  * then publishes its producer index (posted write after a write barrier) and
  * rings the peer's doorbell.  Its credit is the consumer index the peer
  * writes back into the sender's own buffer, so a sender never reads across
- * the NTB.  Small chunks go by CPU (write-combining memcpy_toio), chunks of
+ * the NTB.  Small chunks go by CPU (ntbs_copy_toio()), chunks of
  * at least dma_threshold bytes by the dmaengine channel when there is one.
  */
 #include <linux/dma-mapping.h>
@@ -97,10 +97,13 @@ static void ntbs_tx_copy(struct ntbs_sock *ns, u32 off, void *buf, size_t n)
 	if (ntbs_dma_threshold && n >= ntbs_dma_threshold &&
 	    ntbs_tx_dma(ns, off, buf, n))
 		return;
-	memcpy_toio(ntbs_out_ring(ns) + off, buf, n);
+	ntbs_copy_toio(ntbs_out_ring(ns) + off, buf, n);
 }
 
-/* Publish the producer index; ring unless more data follows at once */
+/*
+ * Publish the producer index; ring unless more data follows at once or the
+ * peer's reader is polling the ring (it said so in our own memory).
+ */
 static void ntbs_tx_push(struct ntbs_sock *ns, bool ring)
 {
 	struct ntbs_peer *peer = ns->peer;
@@ -111,7 +114,7 @@ static void ntbs_tx_push(struct ntbs_sock *ns, bool ring)
 			  peer->out + NTBS_OFF_PROD + 4 * ns->tx_slot);
 		ns->tx_pushed = ns->tx_prod;
 	}
-	if (ring)
+	if (ring && !ntbs_ring_quiet(ns))
 		ntbs_peer_ring(peer);
 }
 

@@ -14,7 +14,7 @@
 #include <linux/build_bug.h>
 
 #define NTBS_MAGIC		0x5342544eU	/* "NTBS" read as little-endian */
-#define NTBS_VERSION		1
+#define NTBS_VERSION		2
 
 /* Scratchpads each node writes into its *own* set (peers read them) */
 enum ntbs_spad {
@@ -41,6 +41,7 @@ enum ntbs_spad {
 #define NTBS_OFF_CTRL_IDX	0x0040
 #define NTBS_OFF_CONS		0x0100
 #define NTBS_OFF_PROD		0x0500
+#define NTBS_OFF_QUIET		0x0900
 #define NTBS_OFF_CTRL		0x1000
 #define NTBS_OFF_RINGS		0x2000
 #define NTBS_MIN_RING_ORDER	12	/* 4 KiB */
@@ -137,7 +138,8 @@ struct ntbs_wire_msg {
 
 static_assert(sizeof(struct ntbs_wire_msg) == 64);
 static_assert(NTBS_OFF_CONS + 4 * NTBS_MAX_SLOTS <= NTBS_OFF_PROD);
-static_assert(NTBS_OFF_PROD + 4 * NTBS_MAX_SLOTS <= NTBS_OFF_CTRL);
+static_assert(NTBS_OFF_PROD + 4 * NTBS_MAX_SLOTS <= NTBS_OFF_QUIET);
+static_assert(NTBS_OFF_QUIET + 4 * NTBS_MAX_SLOTS <= NTBS_OFF_CTRL);
 static_assert(NTBS_OFF_CTRL + 64 * NTBS_CTRL_ENTRIES <= NTBS_OFF_RINGS);
 
 #endif /* NTBS_WIRE_H */
