@@ -5,7 +5,7 @@
 # steps; NTBLAB_ROOT, NTBLAB_NODE_INDEX, NTBLAB_KREL come from the runner).
 #
 #   guest.sh setup [MODPARAMS]   mount debugfs, load ntb_hw_plx, build the ssh
-#                                shim (tests/ntb/ntbsh.c) into /tmp/ntbsh and
+#                                shim (tests/ntb/ntbsh.c) into /run/ntbsh and
 #                                start its server on this guest's address
 #   guest.sh peer-ip             the other node's virtio-net address
 #   guest.sh ntbdev              this node's NTB device name
@@ -16,10 +16,13 @@
 #   guest.sh check-log [TAG]     fail if the kernel log has an oops, a WARNING,
 #                                a BUG or a call trace; print them
 #   guest.sh irq-count           interrupt handlers named ntb_hw_plx
+#   guest.sh no-leftovers        fail if ntb_hw_plx left a handler or a region
+#   guest.sh cycle [N] [PAUSE]   load/unload ntb_hw_plx N times (default 50)
+#   guest.sh wait-for FILE VALUE [SECS]   wait until FILE reads VALUE
 set -euo pipefail
 
 root=${NTBLAB_ROOT:?}
-shim=/tmp/ntbsh
+shim=/run/ntbsh
 port=7022
 
 say() { echo "[$(hostname 2>/dev/null || echo guest) ${NTBLAB_NODE:-}] $*" >&2; }
@@ -69,13 +72,17 @@ ntb_test_path() {
 setup() {
 	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 	modprobe ntb_hw_plx "$@"
+	# the switch's DMA functions, for ntb_perf use_dma=1 and ntb_transport
+	modprobe plx_dma
 	ntbdev >/dev/null
 	if [ ! -x $shim/bin/ssh ]; then
 		mkdir -p $shim/bin
 		cc -O2 -o $shim/bin/ntbsh "$root/tests/ntb/ntbsh.c"
 		ln -sf ntbsh $shim/bin/ssh
 	fi
-	$shim/bin/ntbsh serve "$(my_ip)" $port >/dev/null
+	if ! { [ -f $shim/pid ] && kill -0 "$(cat $shim/pid)" 2>/dev/null; }; then
+		$shim/bin/ntbsh serve "$(my_ip)" $port >$shim/pid
+	fi
 	say "ntb device $(ntbdev), shim serving on $(my_ip):$port"
 }
 
@@ -100,8 +107,21 @@ ntb_test() {
 	rdev=$(ssh "$peer" ls /sys/bus/ntb/devices | head -n1)
 	[ -n "$rdev" ] || die "peer $peer has no NTB device"
 	say "ntb_test.sh $* -r $peer $(ntbdev) $rdev  ($t)"
-	# ntb_test.sh wants bash and root; its exit status is ours
-	bash "$t" "$@" -r "$peer" "$(ntbdev)" "$rdev"
+	# ntb_test.sh wants bash and root.  It prints a perf run's errors
+	# ("error status -19") and carries on, so its log is checked as well.
+	set +e
+	bash "$t" "$@" -r "$peer" "$(ntbdev)" "$rdev" 2>&1 | tee /tmp/ntb_test.log
+	rc=${PIPESTATUS[0]}
+	set -e
+	[ "$rc" = 0 ] || die "ntb_test.sh exited with $rc"
+	if grep -E -i 'error|fail|did not match|not incrementing' /tmp/ntb_test.log >&2; then
+		die "ntb_test.sh reported errors"
+	fi
+	n=$(grep -c 'MBytes/s' /tmp/ntb_test.log || true)
+	want=2
+	case " $* " in *" -d "*) want=4 ;; esac
+	[ "$n" -ge "$want" ] || die "ntb_perf printed $n results, want $want"
+	say "ntb_test.sh passed: $(grep -c Passed /tmp/ntb_test.log) Passed, $(grep -c Unsupported /tmp/ntb_test.log) Unsupported"
 }
 
 check_log() {
@@ -118,6 +138,130 @@ irq_count() {
 	grep -c ntb_hw_plx /proc/interrupts || true
 }
 
+# Nothing of ntb_hw_plx left: no interrupt handler, no claimed BAR
+no_leftovers() {
+	local n
+	n=$(irq_count)
+	[ "$n" = 0 ] || die "$n ntb_hw_plx interrupt handler(s) left: $(grep ntb_hw_plx /proc/interrupts)"
+	if grep -q ntb_hw_plx /proc/iomem; then
+		die "ntb_hw_plx still holds memory: $(grep ntb_hw_plx /proc/iomem)"
+	fi
+	[ ! -e /sys/bus/pci/drivers/ntb_hw_plx ] || die "ntb_hw_plx still registered"
+}
+
+# Load and unload ntb_hw_plx N times with the clients loaded (they attach
+# to every new NTB device); each time exactly one handler while loaded and
+# none after.
+cycle() {
+	local n=${1:-50} pause=${2:-0.5} i c
+	for ((i = 1; i <= n; i++)); do
+		modprobe ntb_hw_plx || die "cycle $i: load failed"
+		ntbdev >/dev/null
+		c=$(irq_count)
+		[ "$c" = 1 ] || die "cycle $i: $c ntb_hw_plx interrupt handlers"
+		sleep "$pause"
+		rmmod ntb_hw_plx || die "cycle $i: unload failed"
+		no_leftovers
+	done
+	say "$n load/unload cycles done"
+}
+
+# Wait until $1 (a file) reads $2, for at most $3 seconds
+wait_for() {
+	local f=$1 want=$2 secs=${3:-20} i
+	for ((i = 0; i < secs * 10; i++)); do
+		[ "$(cat "$f" 2>/dev/null)" = "$want" ] && return 0
+		sleep 0.1
+	done
+	die "$f is '$(cat "$f" 2>/dev/null)', not '$want' after ${secs}s"
+}
+
+# The ntb_netdev interface (it hangs off the NT function) gets
+# 10.77.0.<index+1>/24 and is brought up; waits for its carrier
+netdev_ifc() {
+	local n
+	# ntb_netdev's interface hangs off a transport queue (bus ntb_transport)
+	for n in /sys/class/net/*; do
+		if [[ $(readlink "$n/device/subsystem" 2>/dev/null) == */bus/ntb_transport ]]; then
+			basename "$n"
+			return 0
+		fi
+	done
+}
+
+netdev_addr() {
+	local ifc i
+	for ((i = 0; i < 100; i++)); do
+		ifc=$(netdev_ifc)
+		[ -n "$ifc" ] && break
+		sleep 0.1
+	done
+	[ -n "$ifc" ] || die "no ntb_netdev interface"
+	ip addr add "10.77.0.$((NTBLAB_NODE_INDEX + 1))/24" dev "$ifc"
+	ip link set "$ifc" up
+	wait_for "/sys/class/net/$ifc/carrier" 1 60
+	say "$ifc up: $(ip -o -4 addr show dev "$ifc" | awk '{print $4}')"
+}
+
+# ntb_transport + ntb_netdev up and addressed; extra args go to
+# ntb_transport (e.g. use_dma=1)
+netdev_up() {
+	setup
+	# ntb_transport's buffers: 4 MiB each, allocatable without CMA
+	modprobe ntb_transport max_mw_size=4194304 "$@"
+	modprobe ntb_netdev
+	netdev_addr
+}
+
+# With ntb_tool loaded on both nodes: disable and enable our NT port N times;
+# each time both this node and the peer must see the link go down and up
+# (ntb_tool's link_event blocks until the event arrived).
+flap() {
+	local n=${1:-5} i d rd t rt peer
+	peer=$(peer_ip)
+	export PATH=$shim/bin:$PATH
+	d=$(ntbdev)
+	rd=$(ssh "$peer" ls /sys/bus/ntb/devices | head -n1)
+	t=/sys/kernel/debug/ntb_tool/$d
+	rt=/sys/kernel/debug/ntb_tool/$rd
+	for ((i = 1; i <= n; i++)); do
+		echo N >"$t/link"
+		timeout 20 sh -c "echo N > $t/peer0/link_event" || die "flap $i: no local link-down event"
+		ssh "$peer" "timeout 20 sh -c 'echo N > $rt/peer0/link_event'" ||
+			die "flap $i: peer saw no link-down event"
+		echo Y >"$t/link"
+		timeout 20 sh -c "echo Y > $t/peer0/link_event" || die "flap $i: no local link-up event"
+		ssh "$peer" "timeout 20 sh -c 'echo Y > $rt/peer0/link_event'" ||
+			die "flap $i: peer saw no link-up event"
+		say "flap $i: down and up seen on both nodes"
+	done
+}
+
+# With ntb_tool on both nodes: a scratchpad and a doorbell each way
+spad_db_check() {
+	local d rd t rt peer v got
+	peer=$(peer_ip)
+	export PATH=$shim/bin:$PATH
+	d=$(ntbdev)
+	rd=$(ssh "$peer" ls /sys/bus/ntb/devices | head -n1)
+	t=/sys/kernel/debug/ntb_tool/$d
+	rt=/sys/kernel/debug/ntb_tool/$rd
+	v=$((RANDOM * 65536 + RANDOM))
+	echo $v >"$t/peer0/spad3"
+	got=$(ssh "$peer" cat "$rt/spad3")
+	[ "$((got))" = "$v" ] || die "peer scratchpad 3 is $got, wrote $v"
+	v=$((RANDOM + 1))
+	ssh "$peer" "echo $v > $rt/peer0/spad5"
+	got=$(cat "$t/spad5")
+	[ "$((got))" = "$v" ] || die "our scratchpad 5 is $got, peer wrote $v"
+	ssh "$peer" "echo 'c 0xffff' > $rt/db"
+	echo "s 0x20" >"$t/peer_db"
+	got=$(ssh "$peer" cat "$rt/db")
+	[ "$((got & 0x20))" = 32 ] || die "peer doorbell is $got, rang 0x20"
+	ssh "$peer" "echo 'c 0x20' > $rt/db"
+	say "scratchpads and doorbells work both ways"
+}
+
 cmd=${1:-}
 shift || true
 case $cmd in
@@ -128,5 +272,12 @@ wait-link) wait_link "$@" ;;
 ntb-test) ntb_test "$@" ;;
 check-log) check_log "$@" ;;
 irq-count) irq_count ;;
-*) sed -n '4,19p' "$0"; exit 2 ;;
+no-leftovers) no_leftovers ;;
+cycle) cycle "$@" ;;
+wait-for) wait_for "$@" ;;
+netdev-up) netdev_up "$@" ;;
+netdev-addr) netdev_addr ;;
+flap) flap "$@" ;;
+spad-db-check) spad_db_check ;;
+*) sed -n '4,22p' "$0"; exit 2 ;;
 esac
