@@ -403,7 +403,7 @@ static void pex_bar_write(void *opaque, hwaddr addr, uint64_t val,
         s->wr_bar = b->index;
         s->wr_off = addr;
     }
-    stq_le_p(s->wr_data + s->wr_len, val);   /* low `size` bytes count */
+    stn_le_p(s->wr_data + s->wr_len, size, val);   /* exactly `size` bytes */
     s->wr_len += size;
     if (b->index == 0) {
         pex_flush(s);        /* registers (doorbells) go out at once */
