@@ -9,9 +9,10 @@
 #
 #   guest.sh setup [AF_NTB_PARAMS]  load ntb_hw_plx, plx_dma and af_ntb, write
 #                                   the address table, wait for every session
+#   guest.sh load [AF_NTB_PARAMS]   the same without waiting (then wait-up)
 #   guest.sh unload                 remove af_ntb (waits for orphaned sockets)
 #   guest.sh netdev                 load ntb_netdev, configure 10.2.0.(i+1)/24
-#                                   and wait until the peer answers
+#   guest.sh netdev-wait [SECS]     wait until the peer answers on it
 #   guest.sh wait-up [SECS]         wait until every af_ntb peer is up
 #   guest.sh wait-port PORT [ADDR]  wait until something listens on PORT
 #   guest.sh check-log [TAG]        fail on an oops, BUG, WARNING or call trace
@@ -46,19 +47,19 @@ load_plx() {
 }
 
 wait_up() {
-	local secs=${1:-30} n want i=0
+	local secs=${1:-30} n want end
 	want=$(($(nnodes) - 1))
-	while [ $i -lt $((secs * 10)) ]; do
+	end=$((SECONDS + secs))
+	while [ $SECONDS -lt $end ]; do
 		n=$(grep -c 'state up' $proc/status 2>/dev/null || true)
 		[ "$n" -ge "$want" ] && return 0
 		sleep 0.1
-		i=$((i + 1))
 	done
 	cat $proc/status >&2 || true
 	die "af_ntb: $n of $want sessions up after ${secs}s"
 }
 
-setup() {
+load() {
 	local n j
 	n=$(nnodes)
 	load_plx
@@ -72,6 +73,10 @@ setup() {
 			echo "add 10.1.0.$((j + 1)) - 0" >$proc/peers
 		fi
 	done
+}
+
+setup() {
+	load "$@"
 	wait_up 60
 }
 
@@ -85,25 +90,28 @@ unload() {
 }
 
 netdev() {
-	local me=10.2.0.$((idx + 1)) peer i=0 dev=""
-	[ "$idx" -eq 0 ] && peer=10.2.0.2 || peer=10.2.0.1
+	local me=10.2.0.$((idx + 1)) i=0 dev=""
+	# the window is 16 MiB and must be aligned to its size: cap the buffer
+	modprobe ntb_transport max_mw_size=${NTB_MAX_MW:-4194304}
 	modprobe ntb_netdev
 	while [ -z "$dev" ] && [ $i -lt 100 ]; do
-		dev=$(ls /sys/bus/ntb/drivers/ntb_transport/*/ 2>/dev/null | true)
-		dev=$(for d in /sys/class/net/*; do
-			[ "$(basename "$(readlink -f "$d/device/driver" 2>/dev/null)")" = ntb_netdev ] && basename "$d"
-		done 2>/dev/null | head -n1)
+		# the interface ntb_netdev made: any but lo and the virtio one
+		dev=$(ls /sys/class/net | grep -v -x -e lo -e eth0 | head -n1)
 		[ -n "$dev" ] || { sleep 0.1; i=$((i + 1)); }
 	done
 	[ -n "$dev" ] || die "ntb_netdev made no interface"
 	ip addr add "$me/24" dev "$dev"
 	ip link set "$dev" up
-	i=0
+	say "ntb_netdev $dev $me"
+}
+
+netdev_wait() {
+	local peer end
+	[ "$idx" -eq 0 ] && peer=10.2.0.2 || peer=10.2.0.1
+	end=$((SECONDS + ${1:-60}))
 	while ! ping -c 1 -W 1 "$peer" >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ $i -lt 60 ] || die "ntb_netdev: $peer does not answer"
+		[ $SECONDS -lt $end ] || die "ntb_netdev: $peer does not answer"
 	done
-	say "ntb_netdev $dev $me up"
 }
 
 wait_port() {
@@ -130,11 +138,13 @@ cmd=${1:-}
 [ $# -gt 0 ] && shift
 case $cmd in
 setup) setup "$@" ;;
+load) load "$@" ;;
 unload) unload ;;
 netdev) netdev ;;
+netdev-wait) netdev_wait "$@" ;;
 wait-up) wait_up "$@" ;;
 wait-port) wait_port "$@" ;;
 check-log) check_log "$@" ;;
 status) cat $proc/status ;;
-*) die "usage: guest.sh setup|unload|netdev|wait-up|wait-port|check-log|status" ;;
+*) die "usage: guest.sh setup|load|unload|netdev|wait-up|wait-port|check-log|status" ;;
 esac
