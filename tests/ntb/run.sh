@@ -16,7 +16,7 @@ for i, s in enumerate(r.get("steps", []), 1):
     text = s.get("stdout", "") + s.get("stderr", "")
     with open(os.path.join(out, f"{s['node']}.step{i:02d}.log"), "w") as f:
         f.write(text)
-    if "ntb_test.sh" in s.get("command", ""):
+    if "ntb-test" in s.get("command", ""):
         with open(os.path.join(out, "ntb_test.log"), "w") as f:
             f.write(text)
 PY
