@@ -4,7 +4,11 @@
 //
 //   server:  ntb_stream_bench --server [--family ntb] [--bind ADDR] [--port 5202] [--once]
 //   client:  ntb_stream_bench --client ADDR [--family ntb] [--port 5202] [--conns 1]
-//            [--msg 64K] [--seconds 5 | --bytes 1G] [--verify] [--json]
+//            [--msg 64K] [--seconds 5 | --bytes 1G] [--verify] [--json] [--report-errno]
+//
+// --report-errno: each connection that ends in a socket error prints
+// "conn <i> errno <NAME> <seconds since start> sent <bytes>" on stdout (e.g. ECONNRESET
+// when the peer's NTB device goes away mid-stream); the exit status is 1.
 //
 // Each client connection sends a header line "STREAM <seed> <verify>\n",
 // then data (a per-connection pattern, so --verify checks every byte on the
@@ -26,7 +30,8 @@ static void usage() {
   std::fprintf(stderr,
                "usage: ntb_stream_bench --server [--family inet|ntb] [--bind ADDR] [--port P] [--once]\n"
                "       ntb_stream_bench --client ADDR [--family inet|ntb] [--port P] [--conns N]\n"
-               "                        [--msg SIZE] [--seconds S | --bytes SIZE] [--verify] [--json]\n");
+               "                        [--msg SIZE] [--seconds S | --bytes SIZE] [--verify] [--json]\n"
+               "                        [--report-errno]\n");
   std::exit(2);
 }
 
@@ -70,10 +75,12 @@ struct Result {
   uint64_t sent = 0, acked = 0;
   int64_t bad = -1;
   std::string err;
+  int errnum = 0;    // errno of the failed send/recv, 0 if none
+  double err_t = 0;  // when (seconds since the first write)
 };
 
 int main(int argc, char** argv) {
-  bool server = false, json = false, once = false, verify = false;
+  bool server = false, json = false, once = false, verify = false, report_errno = false;
   std::string host, bind_addr, fam = "inet";
   uint16_t port = 5202;
   size_t msg = 64 * 1024;
@@ -102,6 +109,7 @@ int main(int argc, char** argv) {
     else if (a == "--verify") verify = true;
     else if (a == "--json") json = true;
     else if (a == "--once") once = true;
+    else if (a == "--report-errno") report_errno = true;
     else usage();
   }
   if (server == !host.empty() || conns < 1 || msg == 0) usage();
@@ -141,17 +149,27 @@ int main(int argc, char** argv) {
         std::string hdr = "STREAM " + std::to_string(seed) + " " + (verify ? "1" : "0") + "\n";
         std::vector<uint8_t> buf(msg);
         if (!verify) pattern_fill(buf.data(), 0, msg, seed);
-        if (!write_full(fd, hdr.data(), hdr.size())) { r.err = errstr("send"); return; }
+        auto fail = [&](const char* what) {
+          r.errnum = errno;
+          r.err_t = now_s() - t0;
+          r.err = errstr(what);
+        };
+        if (!write_full(fd, hdr.data(), hdr.size())) { fail("send"); return; }
         for (;;) {
           if (bytes ? r.sent >= bytes : now_s() >= deadline) break;
           size_t n = bytes ? size_t(std::min<uint64_t>(msg, bytes - r.sent)) : msg;
           if (verify) pattern_fill(buf.data(), r.sent, n, seed);
-          if (!write_full(fd, buf.data(), n)) { r.err = errstr("send"); return; }
+          if (!write_full(fd, buf.data(), n)) { fail("send"); return; }
           r.sent += n;
         }
         shutdown(fd, SHUT_WR);
         std::string line;
-        if (!read_line(fd, line)) { r.err = "no answer from server"; return; }
+        errno = 0;
+        if (!read_line(fd, line)) {
+          if (errno) fail("recv");
+          else r.err = "no answer from server";
+          return;
+        }
         unsigned long long got = 0;
         long long bad = -1;
         std::sscanf(line.c_str(), "%llu %lld", &got, &bad);
@@ -164,6 +182,11 @@ int main(int argc, char** argv) {
     for (int fd : fds) close(fd);
     uint64_t sent = 0, acked = 0;
     int errors = 0;
+    for (size_t c = 0; report_errno && c < res.size(); c++) {
+      if (res[c].errnum)
+        std::printf("conn %zu errno %s %.3f sent %llu\n", c, strerrorname_np(res[c].errnum), res[c].err_t,
+                    (unsigned long long)res[c].sent);
+    }
     for (auto& r : res) {
       sent += r.sent;
       acked += r.acked;
