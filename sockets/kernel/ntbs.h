@@ -75,6 +75,8 @@ struct ntbs_sock;
  * @ctrl_sent:	messages written into the peer's ring
  * @ctrl_rcvd:	messages consumed from our ring
  * @ctrl_rung:	@ctrl_rcvd when we last rang for control credit
+ * @tx_bytes:	stream bytes written into the peer's rings (all sessions)
+ * @rx_bytes:	stream bytes consumed from our rings (all sessions)
  * @work:	doorbell / poll processing
  * @list:	in ntbs_dev.peers
  * @name:	"device:pidx"
@@ -115,6 +117,8 @@ struct ntbs_peer {
 	u32 ctrl_sent;
 	u32 ctrl_rcvd;
 	u32 ctrl_rung;
+	atomic64_t tx_bytes;
+	atomic64_t rx_bytes;
 
 	struct work_struct work;
 	unsigned long flags;		/* NTBS_PEER_F_* */

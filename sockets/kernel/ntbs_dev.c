@@ -916,12 +916,14 @@ void ntbs_dev_show(struct seq_file *m)
 			struct ntbs_peer *p = nd->peers[i];
 
 			seq_printf(m,
-				   "  peer %d port %d state %s slots %u/%u ring %u peer_ring %u ctrl_sent %u ctrl_rcvd %u\n",
+				   "  peer %d port %d state %s slots %u/%u ring %u peer_ring %u ctrl_sent %u ctrl_rcvd %u tx_bytes %lld rx_bytes %lld\n",
 				   p->pidx, p->port, ntbs_state_names[p->state],
 				   bitmap_weight(p->slot_busy, NTBS_MAX_SLOTS),
 				   p->nslots, 1U << p->ring_order,
 				   p->p_nslots ? 1U << p->p_ring_order : 0,
-				   p->ctrl_sent, p->ctrl_rcvd);
+				   p->ctrl_sent, p->ctrl_rcvd,
+				   (long long)atomic64_read(&p->tx_bytes),
+				   (long long)atomic64_read(&p->rx_bytes));
 		}
 	}
 	mutex_unlock(&ntbs_devs_lock);

@@ -198,10 +198,12 @@ int ntbs_rx_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 				err = ntbs_rx_copy(ns, (ns->rx_cons + peek) &
 						   (ns->rx_size - 1), n, msg);
 				if (!err) {
-					if (flags & MSG_PEEK)
+					if (flags & MSG_PEEK) {
 						peek += n;
-					else
+					} else {
 						ns->rx_cons += n;
+						atomic64_add(n, &ns->peer->rx_bytes);
+					}
 					copied += n;
 					ntbs_rx_credit(ns, false);
 				}

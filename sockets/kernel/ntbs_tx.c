@@ -237,6 +237,7 @@ int ntbs_tx_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 		if (chunk > first)
 			ntbs_tx_copy(ns, 0, ns->txbuf + first, chunk - first);
 		ns->tx_prod += chunk;
+		atomic64_add(chunk, &ns->peer->tx_bytes);
 		copied += chunk;
 		ntbs_tx_push(ns, !(more && copied == len));
 		up_read(&ns->peer->io_rwsem);

@@ -17,6 +17,14 @@
 #   guest.sh wait-port PORT [ADDR]  wait until something listens on PORT
 #   guest.sh check-log [TAG]        fail on an oops, BUG, WARNING or call trace
 #   guest.sh status                 print /proc/net/af_ntb/status
+#   guest.sh bytes                  "TX RX": stream bytes af_ntb sent to and
+#                                   received from all peers since loading
+#   guest.sh via-ntb TX RX CMD...   run CMD; fail if it fails, or if af_ntb
+#                                   did not send at least TX and receive at
+#                                   least RX bytes meanwhile (its traffic went
+#                                   over TCP, or nowhere)
+#   guest.sh wait-log FILE PATTERN  wait (30 s) until FILE has PATTERN (e.g.
+#                                   ntb_run -d's "listening on NTB only")
 set -euo pipefail
 
 idx=${NTBLAB_NODE_INDEX:-0}
@@ -134,6 +142,37 @@ check_log() {
 	say "${1:-kernel log}: clean"
 }
 
+bytes() {
+	awk '/ tx_bytes / { for (i = 1; i < NF; i++) {
+		if ($i == "tx_bytes") tx += $(i + 1)
+		if ($i == "rx_bytes") rx += $(i + 1) } }
+	     END { printf "%d %d\n", tx, rx }' $proc/status
+}
+
+via_ntb() {
+	local txmin=$1 rxmin=$2 tx0 rx0 tx1 rx1 rc=0 b
+	shift 2
+	# (no process substitution: the guests have no /dev/fd)
+	b=$(bytes)
+	tx0=${b% *} rx0=${b#* }
+	"$@" || rc=$?
+	b=$(bytes)
+	tx1=${b% *} rx1=${b#* }
+	say "af_ntb during '$*': sent $((tx1 - tx0)) received $((rx1 - rx0)) bytes (exit $rc)"
+	[ $rc -eq 0 ] || die "'$*' failed (exit $rc)"
+	[ $((tx1 - tx0)) -ge "$txmin" ] && [ $((rx1 - rx0)) -ge "$rxmin" ] ||
+		die "'$*': af_ntb carried less than $txmin/$rxmin bytes out/in: not over af_ntb"
+}
+
+wait_log() {
+	local i=0
+	while ! grep -q -e "$2" "$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 300 ] || { cat "$1" >&2 || true; die "no '$2' in $1"; }
+		sleep 0.1
+	done
+}
+
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case $cmd in
@@ -146,5 +185,8 @@ wait-up) wait_up "$@" ;;
 wait-port) wait_port "$@" ;;
 check-log) check_log "$@" ;;
 status) cat $proc/status ;;
-*) die "usage: guest.sh setup|load|unload|netdev|wait-up|wait-port|check-log|status" ;;
+bytes) bytes ;;
+via-ntb) via_ntb "$@" ;;
+wait-log) wait_log "$@" ;;
+*) die "usage: guest.sh setup|load|unload|netdev|wait-up|wait-port|check-log|status|bytes|via-ntb|wait-log" ;;
 esac
