@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <dirent.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,7 +45,7 @@ InterruptGuard::~InterruptGuard() {
 bool InterruptGuard::interrupted() { return g_interrupted; }
 
 ChildProcess ChildProcess::spawn(const std::vector<std::string>& argv, const std::string& stdout_path,
-                                 const std::string& stderr_path, bool stdout_pipe) {
+                                 const std::string& stderr_path, bool stdout_pipe, int nice) {
   if (argv.empty()) throw std::invalid_argument("spawn: empty argv");
   int pipefd[2] = {-1, -1};
   if (stdout_pipe && pipe2(pipefd, O_CLOEXEC) != 0) throw std::runtime_error("pipe: " + std::string(strerror(errno)));
@@ -59,6 +61,7 @@ ChildProcess ChildProcess::spawn(const std::vector<std::string>& argv, const std
   if (pid == 0) {
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (nice) setpriority(PRIO_PROCESS, 0, nice);
     if (getppid() != parent) _exit(127);  // the parent died before prctl
     sigset_t none;
     sigemptyset(&none);
@@ -79,6 +82,26 @@ ChildProcess ChildProcess::spawn(const std::vector<std::string>& argv, const std
   c.out_fd_ = stdout_pipe ? pipefd[0] : -1;
   c.name_ = argv[0];
   return c;
+}
+
+int renice_threads(pid_t pid, const std::string& prefix, int nice) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = opendir(dir.c_str());
+  if (!d) return 0;
+  int n = 0;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    char comm[64] = {};
+    int fd = open((dir + "/" + e->d_name + "/comm").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t r = read(fd, comm, sizeof comm - 1);
+    close(fd);
+    if (r > 0 && std::string(comm).rfind(prefix, 0) == 0 &&
+        setpriority(PRIO_PROCESS, id_t(std::stoi(e->d_name)), nice) == 0)
+      ++n;
+  }
+  closedir(d);
+  return n;
 }
 
 ChildProcess::ChildProcess(ChildProcess&& o) noexcept { *this = std::move(o); }

@@ -14,8 +14,9 @@ class ChildProcess {
  public:
   /// Start argv[0] with argv; stdout/stderr to files (empty: /dev/null).
   /// `stdout_pipe`: keep a pipe to its stdout instead (read with read_line).
+  /// `nice`: the child's scheduling niceness (negative needs root; ignored if refused).
   static ChildProcess spawn(const std::vector<std::string>& argv, const std::string& stdout_path,
-                            const std::string& stderr_path, bool stdout_pipe = false);
+                            const std::string& stderr_path, bool stdout_pipe = false, int nice = 0);
   ChildProcess() = default;
   ChildProcess(ChildProcess&& o) noexcept;
   ChildProcess& operator=(ChildProcess&& o) noexcept;
@@ -37,6 +38,10 @@ class ChildProcess {
   int out_fd_ = -1;
   std::string name_, pending_;
 };
+
+/// Set the niceness of every thread of `pid` whose name starts with `prefix`
+/// (e.g. QEMU's "CPU 0/TCG" with -name ...,debug-threads=on). Returns how many.
+int renice_threads(pid_t pid, const std::string& prefix, int nice);
 
 /// SIGINT/SIGTERM/SIGHUP set a flag instead of killing us, so a run can tear
 /// down what it started. Returns the previous state on destruction.

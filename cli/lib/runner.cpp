@@ -28,6 +28,9 @@ std::string env_or(const char* name, const std::string& fallback) {
   return v && *v ? v : fallback;
 }
 
+constexpr int kSwitchNice = -5;  // the switch process: serves every node's MMIO
+constexpr int kVcpuNice = 10;    // guest vCPU threads, below QEMU's event loop
+
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 std::string read_file(const std::string& path, size_t max = 1u << 20) {
@@ -117,7 +120,7 @@ std::vector<std::string> Cluster::qemu_args(size_t i) const {
   if (!n.cmdline.empty()) cmdline += " " + n.cmdline;
   const std::string sock = sock_dir_ + "/" + n.name;
   return {
-      paths_.qemu, "-name", n.name,
+      paths_.qemu, "-name", n.name + ",debug-threads=on",
       "-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
       "-nodefaults", "-vga", "none", "-display", "none", "-no-reboot",
       "-accel", s_.accel, "-cpu", "max", "-smp", std::to_string(n.cpus), "-m", mem,
@@ -160,9 +163,12 @@ void Cluster::boot() {
     if (!fs::exists(p)) throw std::runtime_error("missing " + p + " (./ntblab builds it)");
 
   progress("starting the switch process (" + s_.topology + ", " + std::to_string(s_.nodes.size()) + " nodes)");
+  // Scheduling on a small machine: the guests' vCPUs may spin (polling), the
+  // switch process and QEMU's main loops only wake for events. Event-driven work
+  // first: the switch a little above normal, vCPU threads below (after boot).
   switch_ = ChildProcess::spawn({paths_.switch_bin, "--scenario", s_.file, "--socket-dir", sock_dir_,
                                  "--stats", log_dir_ + "/switch-stats.json", "--log", log_dir_ + "/switch.log"},
-                                "", log_dir_ + "/switch.stderr", true);
+                                "", log_dir_ + "/switch.stderr", true, kSwitchNice);
   std::string line;
   while (line != "ready") {
     if (!switch_.read_line(line, 30000)) {
@@ -219,6 +225,9 @@ void Cluster::boot() {
     throw;
   }
   boot_s_ = since(t0);
+  int vcpus = 0;
+  for (Node& n : nodes_) vcpus += renice_threads(n.qemu.pid(), "CPU ", kVcpuNice);
+  if (vcpus < int(nodes_.size())) progress("note: could not lower the vCPU threads' priority");
 }
 
 CommandResult Cluster::exec(const std::string& node, const std::string& command, double timeout_s) {

@@ -60,6 +60,13 @@ OBJECT_DECLARE_TYPE(Pex87xxState, Pex87xxClass, PEX87XX_FN)
 #define PEX_STD_CONFIG 0x40          /* QEMU keeps the header below this */
 #define PEX_READ_TIMEOUT_MS 10000    /* a switch that does not answer is dead */
 #define PEX_RX_BUF (2 * (sizeof(struct nl_hdr) + NL_MAX_BODY))
+/*
+ * Posted writes wait at most this long (host time) to be coalesced. One timer
+ * per burst, not a bottom half per store: each wake-up of the main loop costs a
+ * context switch and a BQL hand-over, which on a small host dominated the cost
+ * of every MMIO store.
+ */
+#define PEX_FLUSH_NS (20 * SCALE_US)
 
 struct Pex87xxClass {
     PCIDeviceClass parent_class;
@@ -86,12 +93,14 @@ struct Pex87xxState {
     uint8_t rx[PEX_RX_BUF];
     size_t rx_len;
 
-    /* coalesced posted writes, flushed before any other request */
+    /* coalesced posted writes, flushed before any other request or by the timer */
     uint32_t wr_bar;
     uint64_t wr_off;
     uint32_t wr_len;
+    uint32_t last_bar;               /* where the previous write ended */
+    uint64_t last_end;
     uint8_t wr_data[NL_MAX_WRITE];
-    QEMUBH *flush_bh;
+    QEMUTimer *flush_timer;
 
     Pex87xxBar bar[NL_NUM_BARS];
     uint8_t cfg_cache[NL_CFG_SPACE]; /* served after the link is dead */
@@ -214,7 +223,7 @@ static void pex_flush(Pex87xxState *s)
     pex_send(s, NL_MMIO_WRITE, &m, sizeof(m.w) + m.w.size, NULL, 0);
 }
 
-static void pex_flush_bh(void *opaque)
+static void pex_flush_timer(void *opaque)
 {
     pex_flush(opaque);
 }
@@ -394,9 +403,11 @@ static void pex_bar_write(void *opaque, hwaddr addr, uint64_t val,
     if (s->dead) {
         return;
     }
-    if (s->wr_len && (s->wr_bar != b->index ||
-                      s->wr_off + s->wr_len != addr ||
-                      s->wr_len + size > NL_MAX_WRITE)) {
+    bool continues = s->last_bar == b->index && s->last_end == addr;
+
+    s->last_bar = b->index;
+    s->last_end = addr + size;
+    if (s->wr_len && (!continues || s->wr_len + size > NL_MAX_WRITE)) {
         pex_flush(s);
     }
     if (!s->wr_len) {
@@ -405,10 +416,15 @@ static void pex_bar_write(void *opaque, hwaddr addr, uint64_t val,
     }
     stn_le_p(s->wr_data + s->wr_len, size, val);   /* exactly `size` bytes */
     s->wr_len += size;
-    if (b->index == 0) {
-        pex_flush(s);        /* registers (doorbells) go out at once */
-    } else {
-        qemu_bh_schedule(s->flush_bh);
+    if (b->index == 0 || s->wr_len == NL_MAX_WRITE || (size <= 4 && !continues)) {
+        /*
+         * At once: registers, full buffers, and a lone small write (a doorbell
+         * or a flag reached through a window) that continues nothing.
+         */
+        pex_flush(s);
+    } else if (!timer_pending(s->flush_timer)) {
+        timer_mod(s->flush_timer,
+                  qemu_clock_get_ns(QEMU_CLOCK_REALTIME) + PEX_FLUSH_NS);
     }
 }
 
@@ -597,7 +613,7 @@ static void pex_realize(PCIDevice *pdev, Error **errp)
         }
     }
 
-    s->flush_bh = qemu_bh_new(pex_flush_bh, s);
+    s->flush_timer = timer_new_ns(QEMU_CLOCK_REALTIME, pex_flush_timer, s);
     qemu_set_fd_handler(s->fd, pex_link_readable, NULL, s);
 }
 
@@ -613,9 +629,9 @@ static void pex_exit(PCIDevice *pdev)
         s->fd = -1;
         s->dead = true;
     }
-    if (s->flush_bh) {
-        qemu_bh_delete(s->flush_bh);
-        s->flush_bh = NULL;
+    if (s->flush_timer) {
+        timer_free(s->flush_timer);
+        s->flush_timer = NULL;
     }
 }
 

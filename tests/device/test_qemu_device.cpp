@@ -146,7 +146,7 @@ struct QemuDeviceTest : ::testing::Test {
 
 /// The real switch process for the 2-node example scenario.
 ChildProcess start_switch(const std::string& dir) {
-  std::string bin = std::getenv("NTBLAB_SWITCH") ? std::getenv("NTBLAB_SWITCH") : "ntblab-switch";
+  std::string bin = std::getenv("NTBLAB_SWITCH") ? std::getenv("NTBLAB_SWITCH") : NTBLAB_SWITCH_PATH;
   ChildProcess sw = ChildProcess::spawn({bin, "--scenario", std::string(NTBLAB_SOURCE_DIR) + "/scenarios/two-node.yaml",
                                          "--socket-dir", dir, "--log", dir + "/switch.log"},
                                         "", dir + "/switch.err", true);
