@@ -787,6 +787,29 @@ static int ntbs_setsockopt(struct socket *sock, int level, int optname,
 	}
 }
 
+/*
+ * TCP_INFO, for programs that report it (iperf3): the state, the ring sizes
+ * as MSS, one ring as the congestion window (the sender may have one ring
+ * of bytes unconsumed), no retransmissions (there are none).
+ */
+static int ntbs_get_tcp_info(struct ntbs_sock *ns, char __user *optval,
+			     int __user *optlen, int len)
+{
+	struct tcp_info info = {};
+
+	info.tcpi_state = READ_ONCE(ns->sk.sk_state);
+	info.tcpi_snd_mss = READ_ONCE(ns->tx_size) ? : ntbs_ring_size;
+	info.tcpi_rcv_mss = READ_ONCE(ns->rx_size) ? : ntbs_ring_size;
+	info.tcpi_advmss = info.tcpi_rcv_mss;
+	info.tcpi_snd_cwnd = 1;
+	info.tcpi_rcv_ssthresh = info.tcpi_rcv_mss;
+	info.tcpi_rcv_space = info.tcpi_rcv_mss;
+	len = min_t(int, len, sizeof(info));
+	if (put_user(len, optlen) || copy_to_user(optval, &info, len))
+		return -EFAULT;
+	return 0;
+}
+
 static int ntbs_getsockopt(struct socket *sock, int level, int optname,
 			   char __user *optval, int __user *optlen)
 {
@@ -800,6 +823,8 @@ static int ntbs_getsockopt(struct socket *sock, int level, int optname,
 	if (len < 0)
 		return -EINVAL;
 	switch (optname) {
+	case TCP_INFO:
+		return ntbs_get_tcp_info(ns, optval, optlen, len);
 	case TCP_NODELAY:
 		val = ns->nodelay;
 		break;

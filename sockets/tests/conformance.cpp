@@ -256,6 +256,11 @@ static void test_connect(const Ctx& c) {
   pl = sizeof(pa);
   CHECK(getsockname(fd, (sockaddr*)&pa, &pl) == 0 && pa.sin_family == AF_INET && pa.sin_port != 0,
         "getsockname: an ephemeral port");
+  tcp_info ti{};
+  socklen_t til = sizeof(ti);
+  CHECK(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &til) == 0 && til > 0 && ti.tcpi_state == TCP_ESTABLISHED &&
+            ti.tcpi_snd_mss > 0,
+        "TCP_INFO: ESTABLISHED, an MSS");
   std::string l = "CLOSE\n";
   fcntl(fd, F_SETFL, 0);
   write_full(fd, l.data(), l.size());
