@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <dirent.h>
 #include <sys/prctl.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -84,7 +85,7 @@ ChildProcess ChildProcess::spawn(const std::vector<std::string>& argv, const std
   return c;
 }
 
-int renice_threads(pid_t pid, const std::string& prefix, int nice) {
+int renice_threads(pid_t pid, const std::string& prefix, int nice, int cpu) {
   const std::string dir = "/proc/" + std::to_string(pid) + "/task";
   DIR* d = opendir(dir.c_str());
   if (!d) return 0;
@@ -96,9 +97,16 @@ int renice_threads(pid_t pid, const std::string& prefix, int nice) {
     if (fd < 0) continue;
     ssize_t r = read(fd, comm, sizeof comm - 1);
     close(fd);
-    if (r > 0 && std::string(comm).rfind(prefix, 0) == 0 &&
-        setpriority(PRIO_PROCESS, id_t(std::stoi(e->d_name)), nice) == 0)
-      ++n;
+    if (r <= 0 || std::string(comm).rfind(prefix, 0) != 0) continue;
+    const pid_t tid = pid_t(std::stoi(e->d_name));
+    bool ok = setpriority(PRIO_PROCESS, id_t(tid), nice) == 0;
+    if (cpu >= 0) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(cpu, &set);
+      ok = sched_setaffinity(tid, sizeof set, &set) == 0 && ok;
+    }
+    if (ok) ++n;
   }
   closedir(d);
   return n;

@@ -39,9 +39,10 @@ class ChildProcess {
   std::string name_, pending_;
 };
 
-/// Set the niceness of every thread of `pid` whose name starts with `prefix`
-/// (e.g. QEMU's "CPU 0/TCG" with -name ...,debug-threads=on). Returns how many.
-int renice_threads(pid_t pid, const std::string& prefix, int nice);
+/// Set the niceness (and, if cpu >= 0, pin to that CPU) every thread of `pid`
+/// whose name starts with `prefix` (e.g. QEMU's "CPU 0/TCG" with -name
+/// ...,debug-threads=on). Returns how many.
+int renice_threads(pid_t pid, const std::string& prefix, int nice, int cpu = -1);
 
 /// SIGINT/SIGTERM/SIGHUP set a flag instead of killing us, so a run can tear
 /// down what it started. Returns the previous state on destruction.
