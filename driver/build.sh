@@ -39,41 +39,4 @@ kdir=/usr/src/linux-headers-$rel
 
 "$here/linux-ntb/build.sh" --out "$out" --rel "$rel" "${args[@]}" >/dev/null
 
-src="$here/ntb_hw_plx"
-inputs=$( {
-	cat "$0" "$here/ksrc.sh" "$src"/Kbuild "$src"/*.[ch] "$out/Module.symvers.linux-ntb"
-	echo "rel=$rel w1=$w1"
-	ntblab_pkg_version "linux-headers-$rel"
-	gcc --version | head -n1
-} | sha256sum | cut -d' ' -f1)
-if [ "$force" = 0 ] && [ -f "$out/ntb_hw_plx.ko" ] &&
-   [ "$(cat "$out/.ntb_hw_plx.inputs" 2>/dev/null)" = "$inputs" ]; then
-	ntblab_log "up to date: $out/ntb_hw_plx.ko"
-	echo "$out"
-	exit 0
-fi
-
-bdir=$NTBLAB_CACHE/build/ntb_hw_plx-$rel
-rm -rf "$bdir"
-mkdir -p "$bdir"
-cp "$src"/Kbuild "$src"/*.[ch] "$bdir/"
-cp "$out/Module.symvers.linux-ntb" "$bdir/ntb.symvers"
-
-ntblab_log "building ntb_hw_plx for $rel in $bdir"
-# shellcheck disable=SC2086
-if ! make -C "$kdir" M="$bdir" KBUILD_EXTRA_SYMBOLS="$bdir/ntb.symvers" \
-	$w1 modules >"$bdir/build.log" 2>&1; then
-	cat "$bdir/build.log" >&2
-	ntblab_die "build failed (log: $bdir/build.log)"
-fi
-if grep -E 'warning:|error:' "$bdir/build.log" | grep -q ntb_hw_plx; then
-	grep -E -A3 'warning:|error:' "$bdir/build.log" >&2
-	ntblab_die "ntb_hw_plx built with warnings (log: $bdir/build.log)"
-fi
-
-vm=$(modinfo -F vermagic "$bdir/ntb_hw_plx.ko" | cut -d' ' -f1)
-[ "$vm" = "$rel" ] || ntblab_die "ntb_hw_plx.ko has vermagic $vm, want $rel"
-cp "$bdir/ntb_hw_plx.ko" "$out/"
-echo "$inputs" >"$out/.ntb_hw_plx.inputs"
-ntblab_log "ntb_hw_plx.ko in $out (vermagic $rel)"
-echo "$out"
+ntblab_build_ntb_module ntb_hw_plx "$here/ntb_hw_plx" "$out" "$rel" "$kdir" "$out/Module.symvers.linux-ntb" "$w1" "$force" ntb_hw_plx

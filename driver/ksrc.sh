@@ -93,3 +93,57 @@ ntblab_ksrc_extract() {
 ntblab_ksrc_dir() {
 	echo "$NTBLAB_CACHE/src"
 }
+
+# ntblab_build_ntb_module NAME SRC OUT REL KDIR SYMVERS W1 FORCE WARN_RE
+#   Build the external module NAME.ko from SRC (Kbuild + *.[ch]) against the
+#   headers in KDIR and the NTB core's SYMVERS, into OUT. Skipped when nothing
+#   that goes into it (the calling script, this file, the sources, SYMVERS, REL,
+#   W1, KDIR, the headers' package version, gcc) changed since the last build.
+#   Fails on a compiler warning in a file matching WARN_RE, on an unresolved
+#   symbol, or on a vermagic other than REL. Prints OUT on stdout.
+ntblab_build_ntb_module() {
+	local name=$1 src=$2 out=$3 rel=$4 kdir=$5 symvers=$6 w1=$7 force=$8 warn_re=$9
+	local inputs bdir vm
+	inputs=$( {
+		cat "$0" "${BASH_SOURCE[0]}" "$src"/Kbuild "$src"/*.[ch] "$symvers"
+		echo "rel=$rel w1=$w1 kdir=$kdir"
+		ntblab_pkg_version "linux-headers-$rel"
+		gcc --version | head -n1
+	} | sha256sum | cut -d' ' -f1)
+	if [ "$force" = 0 ] && [ -f "$out/$name.ko" ] &&
+	   [ "$(cat "$out/.$name.inputs" 2>/dev/null)" = "$inputs" ]; then
+		ntblab_log "up to date: $out/$name.ko"
+		echo "$out"
+		return 0
+	fi
+
+	bdir=$NTBLAB_CACHE/build/$name-$rel
+	rm -rf "$bdir"
+	mkdir -p "$bdir"
+	cp "$src"/Kbuild "$src"/*.[ch] "$bdir/"
+	cp "$symvers" "$bdir/ntb.symvers"
+
+	ntblab_log "building $name for $rel in $bdir"
+	# shellcheck disable=SC2086
+	if ! make -C "$kdir" M="$bdir" KBUILD_EXTRA_SYMBOLS="$bdir/ntb.symvers" \
+		$w1 -j"$(nproc)" modules >"$bdir/build.log" 2>&1; then
+		cat "$bdir/build.log" >&2
+		ntblab_die "build failed (log: $bdir/build.log)"
+	fi
+	if grep -E 'warning:|error:' "$bdir/build.log" | grep -qE "$warn_re"; then
+		grep -E -A3 'warning:|error:' "$bdir/build.log" >&2
+		ntblab_die "$name built with warnings (log: $bdir/build.log)"
+	fi
+	if grep -q 'WARNING: modpost' "$bdir/build.log"; then
+		grep 'WARNING: modpost' "$bdir/build.log" >&2
+		ntblab_die "$name has unresolved symbols (log: $bdir/build.log)"
+	fi
+
+	vm=$(modinfo -F vermagic "$bdir/$name.ko" | cut -d' ' -f1)
+	[ "$vm" = "$rel" ] || ntblab_die "$name.ko has vermagic $vm, want $rel"
+	mkdir -p "$out"
+	cp "$bdir/$name.ko" "$out/"
+	echo "$inputs" >"$out/.$name.inputs"
+	ntblab_log "$name.ko in $out (vermagic $rel)"
+	echo "$out"
+}

@@ -53,46 +53,4 @@ if [ ! -f "$symvers" ]; then
 	"$top/driver/linux-ntb/build.sh" --out "$out" --rel "$rel" >/dev/null
 fi
 
-src=$here/kernel
-inputs=$( {
-	cat "$0" "$top/driver/ksrc.sh" "$src"/Kbuild "$src"/*.[ch] "$symvers"
-	echo "rel=$rel w1=$w1 kdir=$kdir"
-	ntblab_pkg_version "linux-headers-$rel"
-	gcc --version | head -n1
-} | sha256sum | cut -d' ' -f1)
-if [ "$force" = 0 ] && [ -f "$out/af_ntb.ko" ] &&
-   [ "$(cat "$out/.af_ntb.inputs" 2>/dev/null)" = "$inputs" ]; then
-	ntblab_log "up to date: $out/af_ntb.ko"
-	echo "$out"
-	exit 0
-fi
-
-bdir=$NTBLAB_CACHE/build/af_ntb-$rel
-rm -rf "$bdir"
-mkdir -p "$bdir"
-cp "$src"/Kbuild "$src"/*.[ch] "$bdir/"
-cp "$symvers" "$bdir/ntb.symvers"
-
-ntblab_log "building af_ntb for $rel in $bdir"
-# shellcheck disable=SC2086
-if ! make -C "$kdir" M="$bdir" KBUILD_EXTRA_SYMBOLS="$bdir/ntb.symvers" \
-	$w1 -j"$(nproc)" modules >"$bdir/build.log" 2>&1; then
-	cat "$bdir/build.log" >&2
-	ntblab_die "build failed (log: $bdir/build.log)"
-fi
-if grep -E 'warning:|error:' "$bdir/build.log" | grep -q ntbs_; then
-	grep -E -A3 'warning:|error:' "$bdir/build.log" >&2
-	ntblab_die "af_ntb built with warnings (log: $bdir/build.log)"
-fi
-if grep -q 'WARNING: modpost' "$bdir/build.log"; then
-	grep 'WARNING: modpost' "$bdir/build.log" >&2
-	ntblab_die "af_ntb has unresolved symbols (log: $bdir/build.log)"
-fi
-
-vm=$(modinfo -F vermagic "$bdir/af_ntb.ko" | cut -d' ' -f1)
-[ "$vm" = "$rel" ] || ntblab_die "af_ntb.ko has vermagic $vm, want $rel"
-mkdir -p "$out"
-cp "$bdir/af_ntb.ko" "$out/"
-echo "$inputs" >"$out/.af_ntb.inputs"
-ntblab_log "af_ntb.ko in $out (vermagic $rel)"
-echo "$out"
+ntblab_build_ntb_module af_ntb "$here/kernel" "$out" "$rel" "$kdir" "$symvers" "$w1" "$force" ntbs_
