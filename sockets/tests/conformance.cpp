@@ -44,19 +44,6 @@ static std::atomic<int> g_sigpipe{0};
     std::fflush(stdout);                                                           \
   } while (0)
 
-static bool read_line(int fd, std::string& line) {
-  line.clear();
-  char c;
-  while (line.size() < 200) {
-    ssize_t n = recv(fd, &c, 1, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    if (c == '\n') return true;
-    line += c;
-  }
-  return false;
-}
-
 // ---- server ---------------------------------------------------------------
 
 static void serve_conn(int fd, std::atomic<bool>* quit) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
-// Shared helpers for the socket tools: family selection, connect/listen,
-// full reads and writes, a verifiable data pattern, percentiles.
+// Shared helpers for the socket tools and the conformance test: family
+// selection, connect/listen, an accept loop, full reads and writes, line reads,
+// a verifiable data pattern, percentiles.
 #pragma once
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <netinet/in.h>
@@ -165,6 +167,39 @@ inline std::vector<size_t> parse_sizes(const std::string& s) {
     pos = end + 1;
   }
   return out;
+}
+
+/// One '\n'-terminated line (without it), at most `max` bytes; false on EOF,
+/// error or an over-long line.
+inline bool read_line(int fd, std::string& line, size_t max = 256) {
+  line.clear();
+  char c;
+  while (line.size() < max) {
+    ssize_t n = recv(fd, &c, 1, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    if (c == '\n') return true;
+    line += c;
+  }
+  return false;
+}
+
+/// Accept connections on `lfd` and hand each to `handle` on its own thread;
+/// with `once`, serve the first one on this thread and return.
+template <typename Handler>
+void serve(int lfd, Handler handle, bool once) {
+  for (;;) {
+    int fd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error(errstr("accept"));
+    }
+    if (once) {
+      handle(fd);
+      return;
+    }
+    std::thread(handle, fd).detach();
+  }
 }
 
 }  // namespace ntbtools

@@ -65,18 +65,7 @@ int main(int argc, char** argv) {
     if (server) {
       int lfd = listen_on(family, bind_addr, port);
       std::fprintf(stderr, "ntb_pingpong_bench: listening on port %u (%s)\n", port, fam.c_str());
-      for (;;) {
-        int fd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0) {
-          if (errno == EINTR) continue;
-          throw std::runtime_error(errstr("accept"));
-        }
-        if (once) {
-          echo_conn(fd);
-          break;
-        }
-        std::thread(echo_conn, fd).detach();
-      }
+      serve(lfd, echo_conn, once);
       close(lfd);
       return 0;
     }

@@ -35,19 +35,6 @@ static void usage() {
   std::exit(2);
 }
 
-static bool read_line(int fd, std::string& line) {
-  line.clear();
-  char c;
-  while (line.size() < 256) {
-    ssize_t n = recv(fd, &c, 1, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    if (c == '\n') return true;
-    line += c;
-  }
-  return false;
-}
-
 static void sink_conn(int fd) {
   std::string hdr;
   unsigned long long seed = 0;
@@ -118,19 +105,7 @@ int main(int argc, char** argv) {
     if (server) {
       int lfd = listen_on(family, bind_addr, port);
       std::fprintf(stderr, "ntb_stream_bench: listening on port %u (%s)\n", port, fam.c_str());
-      std::vector<std::thread> ts;
-      for (;;) {
-        int fd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0) {
-          if (errno == EINTR) continue;
-          throw std::runtime_error(errstr("accept"));
-        }
-        if (once) {
-          sink_conn(fd);
-          break;
-        }
-        std::thread(sink_conn, fd).detach();
-      }
+      serve(lfd, sink_conn, once);
       close(lfd);
       return 0;
     }
