@@ -88,7 +88,7 @@ int sc_main(int argc, char** argv) {
   std::string out = "bench-results";
   int iters = 1000;
   double seconds = 5;
-  int poll_us = 200;
+  int poll_us = 1000;  // af_ntb's default
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
     else if (!std::strcmp(argv[i], "--iters") && i + 1 < argc) iters = std::atoi(argv[++i]);

@@ -12,6 +12,7 @@
 #ifndef NTBS_H
 #define NTBS_H
 
+#include <linux/dmaengine.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/ntb.h>
@@ -26,6 +27,7 @@
 extern int ntbs_family;
 extern unsigned int ntbs_mw_size;
 extern unsigned int ntbs_ring_size;
+extern unsigned int ntbs_big_rings;
 extern unsigned int ntbs_max_slots;
 extern unsigned int ntbs_poll_us;
 extern unsigned int ntbs_dma_threshold;
@@ -61,14 +63,12 @@ struct ntbs_sock;
  * @alloc_buf:	allocation that holds @in_buf
  * @alloc_dma:	its bus address
  * @alloc_size:	its size
- * @nslots:	our receive slots in @in_buf
- * @ring_order:	log2 of our ring size
+ * @lay:	our receive rings in @in_buf
  * @out:	outbound window (write-combining) to the peer's buffer
  * @out_phys:	its physical address
  * @out_dma:	its address for the DMA channel (0: none)
  * @out_size:	bytes mapped
- * @p_nslots:	peer's slots
- * @p_ring_order: log2 of the peer's ring size
+ * @p_lay:	the peer's rings (in its buffer for us)
  * @slots:	owner of each of our receive slots
  * @slot_busy:	slot allocated (owner may be gone while the peer drains)
  * @ctrl_queue:	control messages waiting for room in the peer's ring
@@ -100,15 +100,13 @@ struct ntbs_peer {
 	void *alloc_buf;
 	dma_addr_t alloc_dma;
 	size_t alloc_size;
-	unsigned int nslots;
-	unsigned int ring_order;
+	struct ntbs_layout lay;
 
 	void __iomem *out;
 	phys_addr_t out_phys;
 	dma_addr_t out_dma;
 	size_t out_size;
-	unsigned int p_nslots;
-	unsigned int p_ring_order;
+	struct ntbs_layout p_lay;
 
 	struct ntbs_sock *slots[NTBS_MAX_SLOTS];
 	unsigned long slot_busy[BITS_TO_LONGS(NTBS_MAX_SLOTS)];
@@ -157,6 +155,30 @@ struct ntbs_dev {
 };
 
 /**
+ * struct ntbs_txdma - a send left to the DMA engine
+ * @chan:	the channel it was submitted on
+ * @cookie:	cookie of its last descriptor (the producer index)
+ * @src:	bus address of the bounce buffer's data
+ * @cell:	bus address of the producer index value
+ * @off:	ring offset of the data
+ * @len:	bytes
+ * @end:	producer index once it has landed
+ * @buf:	which bounce buffer holds the data
+ * @busy:	submitted and not yet finished
+ */
+struct ntbs_txdma {
+	struct dma_chan *chan;
+	dma_cookie_t cookie;
+	dma_addr_t src;
+	dma_addr_t cell;
+	u32 off;
+	u32 len;
+	u32 end;
+	u8 buf;
+	bool busy;
+};
+
+/**
  * struct ntbs_sock - an af_ntb socket
  * @sk:		must be first
  * @peer:	peer of the connection (a reference), or NULL
@@ -182,7 +204,9 @@ struct ntbs_dev {
  * @acceptq:	listener: children not yet accepted
  * @accept_node: child: in the parent's @acceptq
  * @parent:	child: the listener, while queued
- * @txbuf:	bounce buffer for sends
+ * @txbuf:	two bounce buffers for sends, NTBS_TXBUF bytes each
+ * @txcell:	producer index values the DMA engine writes, one per buffer
+ * @txq:	a send the DMA engine has not finished, see ntbs_tx.c
  */
 struct ntbs_sock {
 	struct sock sk;
@@ -211,6 +235,8 @@ struct ntbs_sock {
 	struct list_head accept_node;
 	struct sock *parent;
 	void *txbuf;
+	__le32 *txcell;
+	struct ntbs_txdma txq;
 };
 
 static inline struct ntbs_sock *ntbs_sk(const struct sock *sk)
@@ -255,6 +281,9 @@ void ntbs_send_term(struct ntbs_sock *ns, bool reset);
 int ntbs_tx_sendmsg(struct sock *sk, struct msghdr *msg, size_t len);
 u32 ntbs_tx_space(struct ntbs_sock *ns);
 u32 ntbs_tx_unacked(struct ntbs_sock *ns);
+void __ntbs_tx_drain(struct ntbs_sock *ns, bool publish);
+void ntbs_tx_drain(struct ntbs_sock *ns);
+void ntbs_tx_free(struct ntbs_sock *ns);
 
 /* ntbs_rx.c */
 int ntbs_rx_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,

@@ -31,17 +31,21 @@ unsigned int ntbs_mw_size = 4 << 20;
 module_param_named(mw_size, ntbs_mw_size, uint, 0444);
 MODULE_PARM_DESC(mw_size, "Bytes of each per-peer inbound buffer (default 4 MiB, capped by the window)");
 
-unsigned int ntbs_ring_size = 64 << 10;
+unsigned int ntbs_ring_size = 256 << 10;
 module_param_named(ring_size, ntbs_ring_size, uint, 0444);
-MODULE_PARM_DESC(ring_size, "Bytes of each connection's receive ring, a power of two (default 64 KiB)");
+MODULE_PARM_DESC(ring_size, "Bytes of the big receive rings, a power of two (default 256 KiB); the others are an eighth");
+
+unsigned int ntbs_big_rings = 4;
+module_param_named(big_rings, ntbs_big_rings, uint, 0444);
+MODULE_PARM_DESC(big_rings, "Receive rings per peer of ring_size bytes, at most half the buffer (default 4)");
 
 unsigned int ntbs_max_slots = 64;
 module_param_named(max_slots, ntbs_max_slots, uint, 0444);
 MODULE_PARM_DESC(max_slots, "Receive rings per peer, at most 256 (default 64)");
 
-unsigned int ntbs_poll_us = 200;
+unsigned int ntbs_poll_us = 1000;
 module_param_named(poll_us, ntbs_poll_us, uint, 0644);
-MODULE_PARM_DESC(poll_us, "Microseconds a reader polls its ring before sleeping (default 200, 0 = never)");
+MODULE_PARM_DESC(poll_us, "Microseconds a reader or a writer its credit, polls before sleeping (default 1000, 0 = never)");
 
 unsigned int ntbs_dma_threshold = 8192;
 module_param_named(dma_threshold, ntbs_dma_threshold, uint, 0644);
@@ -192,8 +196,7 @@ static void ntbs_destruct(struct sock *sk)
 {
 	struct ntbs_sock *ns = ntbs_sk(sk);
 
-	kfree(ns->txbuf);
-	ns->txbuf = NULL;
+	ntbs_tx_free(ns);
 	ntbs_peer_put(ns->peer);
 	ns->peer = NULL;
 }
@@ -241,6 +244,7 @@ void ntbs_sock_reset(struct sock *sk, int err)
 	struct ntbs_sock *ns = ntbs_sk(sk);
 	bool live = !ns->peer_gone;
 
+	__ntbs_tx_drain(ns, false);
 	if (ns->peer && ns->rx_slot >= 0 && !ns->rx_frozen) {
 		down_read(&ns->peer->io_rwsem);
 		if (ns->peer->in_buf)
@@ -355,6 +359,7 @@ static int ntbs_release(struct socket *sock)
 		}
 		ntbs_send_term(ns, abort);
 	}
+	ntbs_tx_drain(ns);
 	ntbs_unbind(sk);
 	/* A connect in flight stays SYN_SENT: its ACCEPT is answered by RESET */
 	if (sk->sk_state != TCP_SYN_SENT)
@@ -731,6 +736,7 @@ static int ntbs_shutdown(struct socket *sock, int how)
 		if ((how & SEND_SHUTDOWN) && !ns->fin_sent &&
 		    sk->sk_state == TCP_ESTABLISHED && ns->peer) {
 			ns->fin_sent = true;
+			ntbs_tx_drain(ns);
 			ntbs_ctrl_send(ns->peer, NTBS_MSG_FIN, ns);
 		}
 		sk->sk_state_change(sk);

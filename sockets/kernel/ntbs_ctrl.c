@@ -146,6 +146,7 @@ void ntbs_send_term(struct ntbs_sock *ns, bool reset)
 {
 	if (ns->term_sent || !ns->peer || ns->sk.sk_state == TCP_SYN_SENT)
 		return;
+	ntbs_tx_drain(ns);	/* its data before the CLOSE */
 	ns->term_sent = true;
 	ns->fin_sent = true;
 	ntbs_ctrl_send(ns->peer, reset ? NTBS_MSG_RESET : NTBS_MSG_CLOSE, ns);
@@ -205,8 +206,8 @@ static void ntbs_on_connect(struct ntbs_peer *peer, struct ntbs_wire_msg *m)
 	__be32 daddr = ntbs_addr_be(m->daddr);
 	__be16 dport = htons(le16_to_cpu(m->dport));
 
-	if (src >= peer->p_nslots ||
-	    le32_to_cpu(m->ring_size) != 1U << peer->p_ring_order)
+	if (src >= ntbs_nslots(&peer->p_lay) ||
+	    le32_to_cpu(m->ring_size) != ntbs_ring_bytes(&peer->p_lay, src))
 		goto refuse;
 	lsk = ntbs_lookup_listener(daddr, dport);
 	if (!lsk)
@@ -283,8 +284,8 @@ static void ntbs_on_conn_msg(struct ntbs_peer *peer, struct ntbs_wire_msg *m)
 			break;
 		ns->tx_slot = le32_to_cpu(m->src_slot);
 		ns->tx_size = le32_to_cpu(m->ring_size);
-		if (ns->tx_slot >= peer->p_nslots ||
-		    ns->tx_size != 1U << peer->p_ring_order) {
+		if (ns->tx_slot >= ntbs_nslots(&peer->p_lay) ||
+		    ns->tx_size != ntbs_ring_bytes(&peer->p_lay, ns->tx_slot)) {
 			sk->sk_state = TCP_CLOSE;
 			sk->sk_err = ECONNREFUSED;
 			ns->peer_gone = true;

@@ -59,18 +59,32 @@ static int ntbs_out_widx(struct ntbs_dev *nd, int pidx)
 	return nd->npeers == 1 ? 0 : pidx;
 }
 
-static void ntbs_layout(size_t size, unsigned int *nslots, unsigned int *order)
+/*
+ * Cut a buffer into rings: up to big_rings rings of ring_size bytes (for
+ * streams: they take at most half the room), the rest of an eighth of that,
+ * halved until at least 8 fit (or the minimum size); max_slots in all.
+ */
+static void ntbs_layout(size_t size, struct ntbs_layout *l)
 {
-	unsigned int o = ilog2(max_t(unsigned int, ntbs_ring_size, 4096));
+	unsigned int ob = ilog2(max_t(unsigned int, ntbs_ring_size, 4096));
 	unsigned int want = clamp_t(unsigned int, ntbs_max_slots, 1,
 				    NTBS_MAX_SLOTS);
 	size_t room = size - NTBS_OFF_RINGS;
+	unsigned int os, nbig;
 
-	o = clamp_t(unsigned int, o, NTBS_MIN_RING_ORDER, NTBS_MAX_RING_ORDER);
-	while (o > NTBS_MIN_RING_ORDER && (room >> o) < min(want, 8U))
-		o--;
-	*order = o;
-	*nslots = min_t(size_t, room >> o, want);
+	ob = clamp_t(unsigned int, ob, NTBS_MIN_RING_ORDER, NTBS_MAX_RING_ORDER);
+	os = max_t(unsigned int, ob - 3, NTBS_MIN_RING_ORDER);
+	while (os > NTBS_MIN_RING_ORDER && (room >> os) < min(want, 8U))
+		os--;
+	nbig = min_t(size_t, min(ntbs_big_rings, want - 1), (room / 2) >> ob);
+	nbig = min(nbig, 255U);
+	if (ob <= os)
+		nbig = 0;
+	l->nbig = nbig;
+	l->big_order = nbig ? ob : os;
+	l->small_order = os;
+	l->nsmall = min_t(size_t, (room - ((size_t)nbig << ob)) >> os,
+			  want - nbig);
 }
 
 static int ntbs_size_for(struct ntbs_dev *nd, int pidx, size_t *size,
@@ -131,7 +145,7 @@ static int ntbs_alloc_inbound(struct ntbs_peer *peer, size_t size,
 	peer->in_dma = peer->alloc_dma;
 	peer->in_size = size;
 	memset(peer->in_buf, 0, size);
-	ntbs_layout(size, &peer->nslots, &peer->ring_order);
+	ntbs_layout(size, &peer->lay);
 
 	ret = ntb_mw_set_trans(ntb, peer->pidx, ntbs_in_widx(peer->ndev, peer->pidx),
 			       peer->in_dma, size);
@@ -292,8 +306,7 @@ bool ntbs_ring_quiet(struct ntbs_sock *ns)
  */
 void __iomem *ntbs_out_ring(struct ntbs_sock *ns)
 {
-	return ns->peer->out + NTBS_OFF_RINGS +
-	       ((size_t)ns->tx_slot << ns->peer->p_ring_order);
+	return ns->peer->out + ntbs_ring_off(&ns->peer->p_lay, ns->tx_slot);
 }
 
 /**
@@ -335,8 +348,8 @@ int ntbs_slot_alloc(struct ntbs_peer *peer, struct ntbs_sock *ns)
 		ret = -EHOSTUNREACH;
 		goto out;
 	}
-	j = find_first_zero_bit(peer->slot_busy, peer->nslots);
-	if (j >= peer->nslots) {
+	j = find_first_zero_bit(peer->slot_busy, ntbs_nslots(&peer->lay));
+	if (j >= ntbs_nslots(&peer->lay)) {
 		ret = -EAGAIN;
 		goto out;
 	}
@@ -346,7 +359,7 @@ int ntbs_slot_alloc(struct ntbs_peer *peer, struct ntbs_sock *ns)
 	kref_get(&peer->kref);
 	ns->peer = peer;
 	ns->rx_slot = j;
-	ns->rx_size = 1U << peer->ring_order;
+	ns->rx_size = ntbs_ring_bytes(&peer->lay, j);
 	ns->rx_cons = 0;
 	ns->rx_credit = 0;
 	ns->rx_rung = 0;
@@ -504,12 +517,16 @@ void ntbs_peer_reset(struct ntbs_peer *peer)
 
 static bool ntbs_peer_layout_ok(struct ntbs_peer *peer, u32 size, u32 layout)
 {
-	u32 n = NTBS_LAYOUT_SLOTS(layout), o = NTBS_LAYOUT_ORDER(layout);
+	struct ntbs_layout l = ntbs_layout_decode(layout);
+	unsigned int n = ntbs_nslots(&l);
 
-	if (o < NTBS_MIN_RING_ORDER || o > NTBS_MAX_RING_ORDER || !n ||
-	    n > NTBS_MAX_SLOTS || size < NTBS_OFF_RINGS)
+	if (l.big_order < NTBS_MIN_RING_ORDER ||
+	    l.big_order > NTBS_MAX_RING_ORDER ||
+	    l.small_order < NTBS_MIN_RING_ORDER ||
+	    l.small_order > NTBS_MAX_RING_ORDER || !n || n > NTBS_MAX_SLOTS ||
+	    size < NTBS_OFF_RINGS)
 		return false;
-	return ((u64)n << o) <= size - NTBS_OFF_RINGS;
+	return ntbs_ring_off(&l, n) <= size;
 }
 
 /* One poll tick of the session state machine (the peer's work item) */
@@ -558,8 +575,7 @@ static void ntbs_peer_tick(struct ntbs_peer *peer, unsigned int tick)
 						     peer->name, size);
 				return;
 			}
-			peer->p_nslots = NTBS_LAYOUT_SLOTS(layout);
-			peer->p_ring_order = NTBS_LAYOUT_ORDER(layout);
+			peer->p_lay = ntbs_layout_decode(layout);
 			peer->peer_epoch = epoch;
 			up_write(&peer->io_rwsem);
 		}
@@ -815,8 +831,7 @@ static int ntbs_probe(struct ntb_client *client, struct ntb_dev *ntb)
 	ntb_spad_write(ntb, NTBS_SPAD_VERSION, NTBS_VERSION);
 	ntb_spad_write(ntb, NTBS_SPAD_EPOCH, nd->epoch);
 	ntb_spad_write(ntb, NTBS_SPAD_SIZE, size);
-	ntb_spad_write(ntb, NTBS_SPAD_LAYOUT,
-		       NTBS_LAYOUT(nd->peers[0]->nslots, nd->peers[0]->ring_order));
+	ntb_spad_write(ntb, NTBS_SPAD_LAYOUT, ntbs_layout_encode(&nd->peers[0]->lay));
 	ntb_spad_write(ntb, NTBS_SPAD_MAGIC, NTBS_MAGIC);
 
 	ret = ntb_set_ctx(ntb, nd, &ntbs_ctx_ops);
@@ -831,9 +846,10 @@ static int ntbs_probe(struct ntb_client *client, struct ntb_dev *ntb)
 	mutex_unlock(&ntbs_devs_lock);
 	queue_delayed_work(ntbs_wq, &nd->poll_work, 0);
 	dev_info(&ntb->dev,
-		 "af_ntb: port %d, %d peer(s), %zu-byte buffers, %u slots of %u bytes, dma %s\n",
-		 nd->port, nd->npeers, size, nd->peers[0]->nslots,
-		 1U << nd->peers[0]->ring_order,
+		 "af_ntb: port %d, %d peer(s), %zu-byte buffers, rings %u x %u + %u x %u bytes, dma %s\n",
+		 nd->port, nd->npeers, size, nd->peers[0]->lay.nbig,
+		 1U << nd->peers[0]->lay.big_order, nd->peers[0]->lay.nsmall,
+		 1U << nd->peers[0]->lay.small_order,
 		 nd->dma ? dma_chan_name(nd->dma) : "none");
 	return 0;
 
@@ -916,11 +932,14 @@ void ntbs_dev_show(struct seq_file *m)
 			struct ntbs_peer *p = nd->peers[i];
 
 			seq_printf(m,
-				   "  peer %d port %d state %s slots %u/%u ring %u peer_ring %u ctrl_sent %u ctrl_rcvd %u tx_bytes %lld rx_bytes %lld\n",
+				   "  peer %d port %d state %s slots %u/%u rings %ux%u+%ux%u peer_rings %ux%u+%ux%u ctrl_sent %u ctrl_rcvd %u tx_bytes %lld rx_bytes %lld\n",
 				   p->pidx, p->port, ntbs_state_names[p->state],
 				   bitmap_weight(p->slot_busy, NTBS_MAX_SLOTS),
-				   p->nslots, 1U << p->ring_order,
-				   p->p_nslots ? 1U << p->p_ring_order : 0,
+				   ntbs_nslots(&p->lay), p->lay.nbig,
+				   1U << p->lay.big_order, p->lay.nsmall,
+				   1U << p->lay.small_order, p->p_lay.nbig,
+				   1U << p->p_lay.big_order, p->p_lay.nsmall,
+				   1U << p->p_lay.small_order,
 				   p->ctrl_sent, p->ctrl_rcvd,
 				   (long long)atomic64_read(&p->tx_bytes),
 				   (long long)atomic64_read(&p->rx_bytes));

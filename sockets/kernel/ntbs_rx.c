@@ -144,8 +144,7 @@ static int ntbs_rx_copy(struct ntbs_sock *ns, u32 off, u32 n,
 			struct msghdr *msg)
 {
 	struct ntbs_peer *peer = ns->peer;
-	u8 *ring = (u8 *)peer->in_buf + NTBS_OFF_RINGS +
-		   ((size_t)ns->rx_slot << peer->ring_order);
+	u8 *ring = (u8 *)peer->in_buf + ntbs_ring_off(&peer->lay, ns->rx_slot);
 	u32 first = min(n, ns->rx_size - off);
 
 	rmb(); /* producer index before the data */

@@ -8,14 +8,31 @@
  * writes back into the sender's own buffer, so a sender never reads across
  * the NTB.  Small chunks go by CPU (ntbs_copy_toio()), chunks of
  * at least dma_threshold bytes by the dmaengine channel when there is one.
+ *
+ * A DMA send is asynchronous: the engine copies the chunk and then, with a
+ * second descriptor on the same channel (descriptors complete in order),
+ * writes the new producer index from a cell in our memory, so the peer sees
+ * the index only after the data.  sendmsg() returns while the engine works
+ * and copies the next chunk from the user into the other bounce buffer
+ * meanwhile; before anything else is written into the peer's ring or
+ * control ring for this socket, or the buffers are reused or freed, the send
+ * is drained (ntbs_tx_drain()): its completion is awaited by looking at the
+ * status the engine writes back into our memory, not by interrupt, and a
+ * send the engine failed is done again by CPU.  A doorbell, when the peer's
+ * reader is not polling, is rung only after the data landed, so such a send
+ * is drained at once.
  */
 #include <linux/dma-mapping.h>
 #include <linux/dmaengine.h>
 #include <linux/io.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/clock.h>
 #include <linux/slab.h>
 
 #include "ntbs.h"
+
+/* A DMA transfer is awaited spinning this long, then sleeping */
+#define NTBS_DMA_SPIN_NS	(2 * NSEC_PER_MSEC)
 
 /**
  * ntbs_tx_unacked() - bytes sent that the peer has not consumed yet
@@ -47,57 +64,168 @@ u32 ntbs_tx_space(struct ntbs_sock *ns)
 	return used >= ns->tx_size ? 0 : ns->tx_size - used;
 }
 
-static void ntbs_dma_done(void *arg, const struct dmaengine_result *res)
+/*
+ * Wait for a DMA transfer by looking at its status, which the engine writes
+ * back into our memory: no interrupt, whose handler would read the engine's
+ * registers across PCIe.  Spin briefly, then sleep between looks.  Bottom
+ * halves are off while looking, as the driver's completion tasklet takes
+ * the same lock.
+ */
+static bool ntbs_dma_wait(struct dma_chan *chan, dma_cookie_t cookie)
 {
-	struct completion *done = arg;
+	unsigned long end = jiffies + HZ;
+	u64 spin_end = local_clock() + NTBS_DMA_SPIN_NS;
+	enum dma_status st;
 
-	if (res && res->result != DMA_TRANS_NOERROR)
-		return;	/* the waiter times out and copies by CPU */
-	complete(done);
+	for (;;) {
+		local_bh_disable();
+		st = dma_async_is_tx_complete(chan, cookie, NULL, NULL);
+		local_bh_enable();
+		if (st == DMA_COMPLETE)
+			return true;
+		if (st == DMA_ERROR || time_after(jiffies, end))
+			return false;
+		if (local_clock() < spin_end && !need_resched())
+			cpu_relax();
+		else
+			usleep_range(20, 50);
+	}
 }
 
-/* Copy by DMA; false: not done, copy by CPU instead */
-static bool ntbs_tx_dma(struct ntbs_sock *ns, u32 off, void *buf, size_t n)
+static void ntbs_tx_cpu(struct ntbs_sock *ns, u32 off, const u8 *buf, u32 n)
+{
+	u32 first = min(n, ns->tx_size - off);
+
+	ntbs_copy_toio(ntbs_out_ring(ns) + off, buf, first);
+	if (n > first)
+		ntbs_copy_toio(ntbs_out_ring(ns), buf + first, n - first);
+}
+
+static bool ntbs_tx_prep(struct dma_chan *chan, dma_addr_t dst,
+			 dma_addr_t src, size_t n, dma_cookie_t *cookie)
+{
+	struct dma_async_tx_descriptor *tx;
+
+	tx = dmaengine_prep_dma_memcpy(chan, dst, src, n, 0);
+	if (!tx)
+		return false;
+	*cookie = dmaengine_submit(tx);
+	return !dma_submit_error(*cookie);
+}
+
+/**
+ * __ntbs_tx_drain() - finish the send the DMA engine has
+ * @ns:		the socket, locked; with @publish, the caller holds
+ *		peer->io_rwsem for reading
+ * @publish:	if the engine failed, copy and publish by CPU (else only
+ *		wait: the session is gone)
+ */
+void __ntbs_tx_drain(struct ntbs_sock *ns, bool publish)
+{
+	struct ntbs_txdma *q = &ns->txq;
+	struct device *dev;
+	bool ok;
+
+	if (!q->busy)
+		return;
+	dev = q->chan->device->dev;
+	ok = ntbs_dma_wait(q->chan, q->cookie);
+	if (!ok)
+		dmaengine_terminate_sync(q->chan);
+	dma_unmap_single(dev, q->src, q->len, DMA_TO_DEVICE);
+	dma_unmap_single(dev, q->cell, sizeof(__le32), DMA_TO_DEVICE);
+	q->busy = false;
+	if (ok) {
+		ns->tx_pushed = q->end;
+		return;
+	}
+	if (!publish || !ns->peer || ns->peer->state != NTBS_PEER_UP ||
+	    !ns->peer->out)
+		return;
+	ntbs_tx_cpu(ns, q->off, ns->txbuf + q->buf * NTBS_TXBUF, q->len);
+	wmb(); /* ring data before the producer index */
+	iowrite32(q->end, ns->peer->out + NTBS_OFF_PROD + 4 * ns->tx_slot);
+	ns->tx_pushed = q->end;
+}
+
+/**
+ * ntbs_tx_drain() - __ntbs_tx_drain() for a caller without io_rwsem
+ * @ns: the socket, locked
+ */
+void ntbs_tx_drain(struct ntbs_sock *ns)
+{
+	if (!ns->txq.busy)
+		return;
+	down_read(&ns->peer->io_rwsem);
+	__ntbs_tx_drain(ns, true);
+	up_read(&ns->peer->io_rwsem);
+}
+
+/**
+ * ntbs_tx_free() - free the send buffers (nothing may be in flight)
+ * @ns: the socket
+ */
+void ntbs_tx_free(struct ntbs_sock *ns)
+{
+	kfree(ns->txbuf);
+	ns->txbuf = NULL;
+	kfree(ns->txcell);
+	ns->txcell = NULL;
+}
+
+/*
+ * Hand a chunk in bounce buffer @b to the DMA engine: the data (two
+ * descriptors if it wraps), then the producer index.  False: nothing is in
+ * flight, copy by CPU instead.
+ */
+static bool ntbs_tx_dma(struct ntbs_sock *ns, u8 b, u32 off, u32 n)
 {
 	struct ntbs_peer *peer = ns->peer;
 	struct dma_chan *chan = peer->ndev->dma;
-	struct dma_async_tx_descriptor *tx;
-	DECLARE_COMPLETION_ONSTACK(done);
+	struct ntbs_txdma *q = &ns->txq;
+	u32 first = min(n, ns->tx_size - off);
+	dma_addr_t ring, src, cell;
+	dma_cookie_t cookie = 0;
 	struct device *dev;
-	dma_addr_t src, dst;
-	bool ok = false;
+	bool ok, queued;
 
 	if (!chan || !peer->out_dma)
 		return false;
 	dev = chan->device->dev;
-	src = dma_map_single(dev, buf, n, DMA_TO_DEVICE);
+	ns->txcell[b] = cpu_to_le32(ns->tx_prod + n);
+	src = dma_map_single(dev, ns->txbuf + b * NTBS_TXBUF, n, DMA_TO_DEVICE);
 	if (dma_mapping_error(dev, src))
 		return false;
-	dst = peer->out_dma + NTBS_OFF_RINGS +
-	      ((dma_addr_t)ns->tx_slot << peer->p_ring_order) + off;
-	tx = dmaengine_prep_dma_memcpy(chan, dst, src, n, DMA_PREP_INTERRUPT);
-	if (!tx)
-		goto out;
-	tx->callback_result = ntbs_dma_done;
-	tx->callback_param = &done;
-	if (dma_submit_error(dmaengine_submit(tx)))
-		goto out;
-	dma_async_issue_pending(chan);
-	if (wait_for_completion_timeout(&done, HZ))
-		ok = true;
-	else
+	cell = dma_map_single(dev, &ns->txcell[b], sizeof(__le32),
+			      DMA_TO_DEVICE);
+	if (dma_mapping_error(dev, cell)) {
+		dma_unmap_single(dev, src, n, DMA_TO_DEVICE);
+		return false;
+	}
+	ring = peer->out_dma + ntbs_ring_off(&peer->p_lay, ns->tx_slot);
+	queued = ntbs_tx_prep(chan, ring + off, src, first, &cookie);
+	ok = queued;
+	if (ok && n > first)
+		ok = ntbs_tx_prep(chan, ring, src + first, n - first, &cookie);
+	if (ok)
+		ok = ntbs_tx_prep(chan, peer->out_dma + NTBS_OFF_PROD +
+				  4 * ns->tx_slot, cell, sizeof(__le32),
+				  &cookie);
+	if (queued)
+		dma_async_issue_pending(chan);
+	if (ok) {
+		*q = (struct ntbs_txdma){ .chan = chan, .cookie = cookie,
+					  .src = src, .cell = cell, .off = off,
+					  .len = n, .end = ns->tx_prod + n,
+					  .buf = b, .busy = true };
+		return true;
+	}
+	/* Part of it may be queued: let that finish, then copy it all by CPU */
+	if (queued && !ntbs_dma_wait(chan, cookie))
 		dmaengine_terminate_sync(chan);
-out:
 	dma_unmap_single(dev, src, n, DMA_TO_DEVICE);
-	return ok;
-}
-
-static void ntbs_tx_copy(struct ntbs_sock *ns, u32 off, void *buf, size_t n)
-{
-	if (ntbs_dma_threshold && n >= ntbs_dma_threshold &&
-	    ntbs_tx_dma(ns, off, buf, n))
-		return;
-	ntbs_copy_toio(ntbs_out_ring(ns) + off, buf, n);
+	dma_unmap_single(dev, cell, sizeof(__le32), DMA_TO_DEVICE);
+	return false;
 }
 
 /*
@@ -136,6 +264,32 @@ static int ntbs_tx_wait(struct sock *sk, long *timeo)
 	if (signal_pending(current))
 		return sock_intr_errno(*timeo);
 	return 0;
+}
+
+/*
+ * The ring is full: look at the credit in our own memory for poll_us before
+ * sleeping, as a reader polls its ring.
+ */
+static bool ntbs_tx_poll(struct ntbs_sock *ns)
+{
+	unsigned int budget = READ_ONCE(ntbs_poll_us);
+	bool room;
+	u64 end;
+
+	if (!budget)
+		return false;
+	end = local_clock() + (u64)budget * NSEC_PER_USEC;
+	do {
+		down_read(&ns->peer->io_rwsem);
+		room = ntbs_tx_space(ns) > 0;
+		up_read(&ns->peer->io_rwsem);
+		if (room)
+			return true;
+		if (need_resched() || signal_pending(current))
+			break;
+		cpu_relax();
+	} while (local_clock() < end);
+	return false;
 }
 
 static int ntbs_wait_connected(struct sock *sk, long *timeo)
@@ -181,15 +335,20 @@ int ntbs_tx_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 			goto out_err;
 	}
 	if (!ns->txbuf) {
-		ns->txbuf = kmalloc(NTBS_TXBUF, GFP_KERNEL);
-		if (!ns->txbuf) {
+		ns->txbuf = kmalloc(2 * NTBS_TXBUF, GFP_KERNEL);
+		ns->txcell = kcalloc(2, sizeof(__le32), GFP_KERNEL);
+		if (!ns->txbuf || !ns->txcell) {
+			ntbs_tx_free(ns);
 			err = -ENOBUFS;
 			goto out_err;
 		}
 	}
 
 	while (copied < len) {
-		u32 space, chunk, off, first;
+		u32 space, chunk, off;
+		bool ring;
+		void *buf;
+		u8 b;
 
 		if (sk->sk_err) {
 			err = sock_error(sk);
@@ -213,12 +372,15 @@ int ntbs_tx_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 		}
 		space = ntbs_tx_space(ns);
 		if (!space) {
+			__ntbs_tx_drain(ns, true);
 			ntbs_tx_push(ns, true);
 			up_read(&ns->peer->io_rwsem);
 			if (!timeo) {
 				err = -EAGAIN;
 				goto out_err;
 			}
+			if (ntbs_tx_poll(ns))
+				continue;
 			err = ntbs_tx_wait(sk, &timeo);
 			if (err)
 				goto out_err;
@@ -226,20 +388,32 @@ int ntbs_tx_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 		}
 		chunk = min_t(size_t, min_t(size_t, space, len - copied),
 			      NTBS_TXBUF);
-		if (copy_from_iter(ns->txbuf, chunk, &msg->msg_iter) != chunk) {
+		/* The engine may still read the other buffer meanwhile */
+		b = ns->txq.busy ? ns->txq.buf ^ 1 : 0;
+		buf = ns->txbuf + b * NTBS_TXBUF;
+		if (copy_from_iter(buf, chunk, &msg->msg_iter) != chunk) {
 			up_read(&ns->peer->io_rwsem);
 			err = -EFAULT;
 			goto out_err;
 		}
+		__ntbs_tx_drain(ns, true);
+		ring = !(more && copied + chunk == len);
 		off = ns->tx_prod & (ns->tx_size - 1);
-		first = min(chunk, ns->tx_size - off);
-		ntbs_tx_copy(ns, off, ns->txbuf, first);
-		if (chunk > first)
-			ntbs_tx_copy(ns, 0, ns->txbuf + first, chunk - first);
-		ns->tx_prod += chunk;
+		if (ntbs_dma_threshold && chunk >= ntbs_dma_threshold &&
+		    ntbs_tx_dma(ns, b, off, chunk)) {
+			ns->tx_prod += chunk;
+			/* A doorbell must follow the data: wait for it */
+			if (ring && !ntbs_ring_quiet(ns)) {
+				__ntbs_tx_drain(ns, true);
+				ntbs_peer_ring(ns->peer);
+			}
+		} else {
+			ntbs_tx_cpu(ns, off, buf, chunk);
+			ns->tx_prod += chunk;
+			ntbs_tx_push(ns, ring);
+		}
 		atomic64_add(chunk, &ns->peer->tx_bytes);
 		copied += chunk;
-		ntbs_tx_push(ns, !(more && copied == len));
 		up_read(&ns->peer->io_rwsem);
 	}
 	return copied;

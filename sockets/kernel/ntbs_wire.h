@@ -14,7 +14,7 @@
 #include <linux/build_bug.h>
 
 #define NTBS_MAGIC		0x5342544eU	/* "NTBS" read as little-endian */
-#define NTBS_VERSION		2
+#define NTBS_VERSION		3
 
 /* Scratchpads each node writes into its *own* set (peers read them) */
 enum ntbs_spad {
@@ -22,13 +22,9 @@ enum ntbs_spad {
 	NTBS_SPAD_VERSION,	/* NTBS_VERSION */
 	NTBS_SPAD_EPOCH,	/* random, non-zero; new on every local reset */
 	NTBS_SPAD_SIZE,		/* bytes of each per-peer inbound buffer */
-	NTBS_SPAD_LAYOUT,	/* nslots (bits 15:0) | log2(ring) (bits 23:16) */
+	NTBS_SPAD_LAYOUT,	/* rings of the buffer, ntbs_layout_encode() */
 	NTBS_SPAD_COUNT
 };
-
-#define NTBS_LAYOUT_SLOTS(v)	((v) & 0xffff)
-#define NTBS_LAYOUT_ORDER(v)	(((v) >> 16) & 0xff)
-#define NTBS_LAYOUT(slots, order) ((u32)(slots) | ((u32)(order) << 16))
 
 /*
  * Layout of one inbound buffer: the memory a receiver R keeps for one
@@ -46,6 +42,53 @@ enum ntbs_spad {
 #define NTBS_OFF_RINGS		0x2000
 #define NTBS_MIN_RING_ORDER	12	/* 4 KiB */
 #define NTBS_MAX_RING_ORDER	24	/* 16 MiB */
+
+/*
+ * The receive rings of a buffer: @nbig rings of 2^@big_order bytes, then
+ * @nsmall rings of 2^@small_order bytes, back to back from NTBS_OFF_RINGS.
+ * Ring j is big if j < @nbig.  Scratchpad NTBS_SPAD_LAYOUT holds nbig (bits
+ * 7:0), big_order (12:8), nsmall (21:13) and small_order (26:22).
+ */
+struct ntbs_layout {
+	u16 nbig;
+	u16 nsmall;
+	u8 big_order;
+	u8 small_order;
+};
+
+static inline u32 ntbs_layout_encode(const struct ntbs_layout *l)
+{
+	return (u32)l->nbig | (u32)l->big_order << 8 | (u32)l->nsmall << 13 |
+	       (u32)l->small_order << 22;
+}
+
+static inline struct ntbs_layout ntbs_layout_decode(u32 v)
+{
+	return (struct ntbs_layout){ .nbig = v & 0xff,
+				     .big_order = (v >> 8) & 0x1f,
+				     .nsmall = (v >> 13) & 0x1ff,
+				     .small_order = (v >> 22) & 0x1f };
+}
+
+static inline unsigned int ntbs_nslots(const struct ntbs_layout *l)
+{
+	return l->nbig + l->nsmall;
+}
+
+/* Offset of ring @j in the buffer */
+static inline size_t ntbs_ring_off(const struct ntbs_layout *l, unsigned int j)
+{
+	if (j < l->nbig)
+		return NTBS_OFF_RINGS + ((size_t)j << l->big_order);
+	return NTBS_OFF_RINGS + ((size_t)l->nbig << l->big_order) +
+	       ((size_t)(j - l->nbig) << l->small_order);
+}
+
+/* Bytes of ring @j */
+static inline u32 ntbs_ring_bytes(const struct ntbs_layout *l, unsigned int j)
+{
+	return 1U << (j < l->nbig ? l->big_order : l->small_order);
+}
 
 /**
  * struct ntbs_wire_hello - S announces itself in R's buffer
