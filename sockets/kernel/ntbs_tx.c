@@ -113,6 +113,31 @@ static bool ntbs_tx_prep(struct dma_chan *chan, dma_addr_t dst,
 	return !dma_submit_error(*cookie);
 }
 
+/*
+ * Publish the producer index; ring unless more data follows at once or the
+ * peer's reader is polling the ring (it said so in our own memory).
+ */
+static void ntbs_tx_push(struct ntbs_sock *ns, bool ring)
+{
+	struct ntbs_peer *peer = ns->peer;
+
+	if (ns->tx_pushed != ns->tx_prod) {
+		wmb(); /* ring data before the producer index */
+		iowrite32(ns->tx_prod,
+			  peer->out + NTBS_OFF_PROD + 4 * ns->tx_slot);
+		ns->tx_pushed = ns->tx_prod;
+	}
+	if (ring && !ntbs_ring_quiet(ns))
+		ntbs_peer_ring(peer);
+}
+
+static void ntbs_tx_unmap(struct device *dev, dma_addr_t src, u32 n,
+			  dma_addr_t cell)
+{
+	dma_unmap_single(dev, src, n, DMA_TO_DEVICE);
+	dma_unmap_single(dev, cell, sizeof(__le32), DMA_TO_DEVICE);
+}
+
 /**
  * __ntbs_tx_drain() - finish the send the DMA engine has
  * @ns:		the socket, locked; with @publish, the caller holds
@@ -132,8 +157,7 @@ void __ntbs_tx_drain(struct ntbs_sock *ns, bool publish)
 	ok = ntbs_dma_wait(q->chan, q->cookie);
 	if (!ok)
 		dmaengine_terminate_sync(q->chan);
-	dma_unmap_single(dev, q->src, q->len, DMA_TO_DEVICE);
-	dma_unmap_single(dev, q->cell, sizeof(__le32), DMA_TO_DEVICE);
+	ntbs_tx_unmap(dev, q->src, q->len, q->cell);
 	q->busy = false;
 	if (ok) {
 		ns->tx_pushed = q->end;
@@ -142,10 +166,9 @@ void __ntbs_tx_drain(struct ntbs_sock *ns, bool publish)
 	if (!publish || !ns->peer || ns->peer->state != NTBS_PEER_UP ||
 	    !ns->peer->out)
 		return;
+	/* tx_prod is q->end: it only moves on after a drain */
 	ntbs_tx_cpu(ns, q->off, ns->txbuf + q->buf * NTBS_TXBUF, q->len);
-	wmb(); /* ring data before the producer index */
-	iowrite32(q->end, ns->peer->out + NTBS_OFF_PROD + 4 * ns->tx_slot);
-	ns->tx_pushed = q->end;
+	ntbs_tx_push(ns, false);
 }
 
 /**
@@ -223,27 +246,8 @@ static bool ntbs_tx_dma(struct ntbs_sock *ns, u8 b, u32 off, u32 n)
 	/* Part of it may be queued: let that finish, then copy it all by CPU */
 	if (queued && !ntbs_dma_wait(chan, cookie))
 		dmaengine_terminate_sync(chan);
-	dma_unmap_single(dev, src, n, DMA_TO_DEVICE);
-	dma_unmap_single(dev, cell, sizeof(__le32), DMA_TO_DEVICE);
+	ntbs_tx_unmap(dev, src, n, cell);
 	return false;
-}
-
-/*
- * Publish the producer index; ring unless more data follows at once or the
- * peer's reader is polling the ring (it said so in our own memory).
- */
-static void ntbs_tx_push(struct ntbs_sock *ns, bool ring)
-{
-	struct ntbs_peer *peer = ns->peer;
-
-	if (ns->tx_pushed != ns->tx_prod) {
-		wmb(); /* ring data before the producer index */
-		iowrite32(ns->tx_prod,
-			  peer->out + NTBS_OFF_PROD + 4 * ns->tx_slot);
-		ns->tx_pushed = ns->tx_prod;
-	}
-	if (ring && !ntbs_ring_quiet(ns))
-		ntbs_peer_ring(peer);
 }
 
 static int ntbs_tx_wait(struct sock *sk, long *timeo)
