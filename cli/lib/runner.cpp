@@ -31,6 +31,9 @@ std::string env_or(const char* name, const std::string& fallback) {
 constexpr int kSwitchNice = -5;  // the switch process: serves every node's MMIO
 constexpr int kVcpuNice = 0;     // guest vCPU threads (lowering them measured no better)
 
+/// Errors and failed steps: printed also with --quiet (only progress is quiet).
+void print_error(const std::string& line) { std::cerr << "[ntblab] " << line << std::endl; }
+
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 std::string read_file(const std::string& path, size_t max = 1u << 20) {
@@ -348,16 +351,18 @@ int run_scenario(const std::string& scenario_path, const RunOptions& opts) {
         for (size_t j = 0; j < runs.size(); ++j) {
           runs[j].result = fut[j].get();
           std::snprintf(buf, sizeof buf, "%s (%.1f s)", runs[j].ok() ? "ok" : "FAILED", runs[j].result.seconds);
-          cluster.progress("step " + std::to_string(k + 1) + "/" + std::to_string(s.steps.size()) + " [" +
-                           runs[j].node + "] " + runs[j].spec->name + ": " + buf);
+          const std::string line = "step " + std::to_string(k + 1) + "/" + std::to_string(s.steps.size()) + " [" +
+                                   runs[j].node + "] " + runs[j].spec->name + ": " + buf;
+          if (runs[j].ok()) cluster.progress(line);
+          else print_error(line);
           if (!runs[j].ok()) {
             all_ok = false;
             std::string why = runs[j].result.timed_out ? "timed out"
                               : runs[j].result.channel_error
                                   ? "control channel error"
                                   : "exit status " + std::to_string(runs[j].result.status);
-            cluster.progress("  " + why + "; stderr:\n" + tail_lines(runs[j].result.err, 10) +
-                             "  stdout:\n" + tail_lines(runs[j].result.out, 10));
+            print_error("  " + why + "; stderr:\n" + tail_lines(runs[j].result.err, 10) +
+                        "  stdout:\n" + tail_lines(runs[j].result.out, 10));
           }
           steps.push_back(step_json(runs[j]));
         }
@@ -367,7 +372,7 @@ int run_scenario(const std::string& scenario_path, const RunOptions& opts) {
       rc = all_ok ? 0 : 1;
     } catch (const std::exception& e) {
       results["error"] = e.what();
-      cluster.progress(std::string("error: ") + e.what());
+      print_error(std::string("error: ") + e.what());
       rc = InterruptGuard::interrupted() ? 130 : 1;
     }
     cluster.progress("tearing down");
