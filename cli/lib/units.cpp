@@ -47,6 +47,7 @@ std::optional<uint64_t> parse_duration_ps(const std::string& text) {
   else if (unit == "ms") mult = 1e9;
   else if (unit == "s") mult = 1e12;
   else if (unit == "m" || unit == "min") mult = 60e12;
+  else if (unit == "h") mult = 3600e12;
   else return std::nullopt;
   double ps = v * mult;
   if (ps >= 18e18) return std::nullopt;

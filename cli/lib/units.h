@@ -12,7 +12,7 @@ namespace ntblab::cli {
 /// "4096", "64KiB", "256MiB", "1GiB", "2G" (binary multiples) → bytes.
 std::optional<uint64_t> parse_size(const std::string& text);
 
-/// "126ns", "1.5us", "20ms", "30s", "2m" → picoseconds (bare numbers refused).
+/// "126ns", "1.5us", "20ms", "30s", "2m", "1h" → picoseconds (bare numbers refused).
 std::optional<uint64_t> parse_duration_ps(const std::string& text);
 
 std::string format_size(uint64_t bytes);

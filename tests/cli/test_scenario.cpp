@@ -48,6 +48,7 @@ TEST(Units, SizesAndDurations) {
   EXPECT_EQ(parse_duration_ps("126ns"), 126000u);
   EXPECT_EQ(parse_duration_ps("1.5us"), 1500000u);
   EXPECT_EQ(parse_duration_ps("30s"), 30000000000000ull);
+  EXPECT_EQ(parse_duration_ps("2h"), 7200000000000000ull);
   EXPECT_FALSE(parse_duration_ps("30"));
   EXPECT_FALSE(parse_duration_ps("fast"));
 }
