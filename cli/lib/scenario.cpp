@@ -1,9 +1,13 @@
 #include "scenario.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -19,6 +23,11 @@ constexpr int kMaxLanes = 48;          // PEX8749 lane count
 constexpr int kMaxPorts = 18;          // PEX8749 port count
 constexpr uint64_t kMinMemory = 128ull << 20;
 constexpr uint64_t kMaxMemory = 16ull << 30;
+
+std::string too_big(uint64_t bytes) {
+  return "is " + std::to_string(bytes) + " bytes; a scenario file may be at most 1MiB (" +
+         std::to_string(kMaxScenarioBytes) + " bytes)";
+}
 
 /// Walks the YAML tree with the current field path, so every error names
 /// file, line and field.
@@ -175,6 +184,7 @@ int Scenario::node_index(const std::string& n) const {
 }
 
 Scenario parse_scenario(const std::string& text, const std::string& file) {
+  if (text.size() > kMaxScenarioBytes) throw ScenarioError(file, 0, "(file)", too_big(text.size()));
   Scenario s;
   s.file = file;
   YAML::Node root;
@@ -303,12 +313,46 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
   return s;
 }
 
-Scenario load_scenario(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw ScenarioError(path, 0, "(file)", "cannot be read");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_scenario(ss.str(), path);
+namespace {
+
+const char* file_kind(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
 }
+
+/// The file's text. Sizes and kinds are checked by fstat before reading; the
+/// open does not block (O_NONBLOCK), e.g. on a FIFO without a writer.
+std::string read_scenario_file(const std::string& path) {
+  auto error = [&](const std::string& what) { return ScenarioError(path, 0, "(file)", what); };
+  const int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw error(std::string("cannot be read: ") + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (fstat(fd, &st) != 0) throw error(std::string("cannot be read: ") + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw error("is a directory, not a scenario file");
+  if (!S_ISREG(st.st_mode)) throw error(std::string("is ") + file_kind(st.st_mode) + ", not a regular file");
+  if (uint64_t(st.st_size) > kMaxScenarioBytes) throw error(too_big(uint64_t(st.st_size)));
+  std::string text;
+  char buf[65536];
+  for (;;) {
+    const ssize_t got = read(fd, buf, sizeof buf);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw error(std::string("cannot be read: ") + std::strerror(errno));
+    if (got == 0) break;
+    text.append(buf, size_t(got));
+    if (text.size() > kMaxScenarioBytes) throw error(too_big(text.size()));  // grew since fstat
+  }
+  return text;
+}
+
+}  // namespace
+
+Scenario load_scenario(const std::string& path) { return parse_scenario(read_scenario_file(path), path); }
 
 }  // namespace ntblab::cli

@@ -27,6 +27,9 @@ class ScenarioError : public std::runtime_error {
   std::string field_;
 };
 
+/// Files larger than this are refused before reading (docs/scenario-format.md, "Errors").
+constexpr size_t kMaxScenarioBytes = 1u << 20;
+
 struct LinkSpec {
   int gen = 3;    ///< PCIe generation 1..3 (the PEX8749 is Gen3)
   int width = 8;  ///< lanes: 1, 2, 4, 8 or 16
