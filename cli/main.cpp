@@ -36,6 +36,9 @@ int sc_main(int argc, char** argv) {
   } catch (const ntblab::cli::ScenarioError& e) {
     std::cerr << e.what() << "\n";
     return 2;
+  } catch (const ntblab::cli::LoadInterrupted& e) {
+    std::cerr << "ntblab: " << e.what() << "\n";
+    return 130;
   } catch (const std::exception& e) {
     std::cerr << "ntblab: " << e.what() << "\n";
     return 1;

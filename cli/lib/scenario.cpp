@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "process.h"
 #include "units.h"
 
 namespace ntblab::cli {
@@ -24,9 +26,93 @@ constexpr int kMaxPorts = 18;          // PEX8749 port count
 constexpr uint64_t kMinMemory = 128ull << 20;
 constexpr uint64_t kMaxMemory = 16ull << 30;
 
+void poll_interrupt(const std::string& file) {
+  if (InterruptGuard::interrupted()) throw LoadInterrupted(file);
+}
+
 std::string too_big(uint64_t bytes) {
   return "is " + std::to_string(bytes) + " bytes; a scenario file may be at most 1MiB (" +
          std::to_string(kMaxScenarioBytes) + " bytes)";
+}
+
+/// First pass over the parser's events, before any tree is built: one
+/// document, bounded nesting (yaml-cpp recurses per level), no aliases (a
+/// tree with aliases may share or even contain itself).
+class ShapeCheck : public YAML::EventHandler {
+ public:
+  explicit ShapeCheck(const std::string& file) : file_(file) {}
+  int documents = 0;  ///< documents started
+  int ended = 0;      ///< documents parsed to their end
+
+  void OnDocumentStart(const YAML::Mark& m) override {
+    poll_interrupt(file_);
+    if (++documents > 1)
+      throw ScenarioError(file_, m.line + 1, "(document)", "a second YAML document; a file holds one scenario");
+  }
+  void OnDocumentEnd() override { ++ended; }
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override { poll_interrupt(file_); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override {
+    throw ScenarioError(file_, m.line + 1, "(alias)", "aliases (*name) are not supported; write the value out");
+  }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {
+    poll_interrupt(file_);
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    enter(m);
+  }
+  void OnSequenceEnd() override { --depth_; }
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    enter(m);
+  }
+  void OnMapEnd() override { --depth_; }
+
+ private:
+  void enter(const YAML::Mark& m) {
+    poll_interrupt(file_);
+    if (++depth_ > kMaxScenarioDepth)
+      throw ScenarioError(file_, m.line + 1, "(nesting)",
+                          "lists and mappings nested deeper than " + std::to_string(kMaxScenarioDepth) + " levels");
+  }
+  const std::string& file_;
+  int depth_ = 0;
+};
+
+void check_shape(const std::string& text, const std::string& file) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  ShapeCheck shape(file);
+  try {
+    while (parser.HandleNextDocument(shape)) {
+    }
+  } catch (const YAML::Exception& e) {
+    if (shape.ended > 0)
+      throw ScenarioError(file, e.mark.line + 1, "(document)", "text after the scenario's document: " + e.msg);
+    throw ScenarioError(file, e.mark.line + 1, "(syntax)", e.msg);
+  }
+}
+
+/// Every mapping's keys are names, each given once: yaml-cpp silently keeps
+/// the first of a duplicate key and cannot convert a list or null key.
+void check_keys(const YAML::Node& n, const std::string& path, const std::string& file) {
+  poll_interrupt(file);
+  if (n.IsSequence()) {
+    size_t i = 0;
+    for (const auto& item : n) check_keys(item, path + "[" + std::to_string(i++) + "]", file);
+  } else if (n.IsMap()) {
+    std::map<std::string, int> seen;
+    for (const auto& kv : n) {
+      const int line = kv.first.Mark().line + 1;
+      if (!kv.first.IsScalar())
+        throw ScenarioError(file, line, path.empty() ? "(top level)" : path,
+                            std::string("a key must be a name, not ") +
+                                (kv.first.IsSequence() ? "a list" : kv.first.IsMap() ? "a mapping" : "null"));
+      const std::string field = path.empty() ? kv.first.Scalar() : path + "." + kv.first.Scalar();
+      auto first = seen.emplace(kv.first.Scalar(), line);
+      if (!first.second)
+        throw ScenarioError(file, line, field, "given twice (first on line " + std::to_string(first.first->second) + ")");
+      check_keys(kv.second, field, file);
+    }
+  }
 }
 
 /// Walks the YAML tree with the current field path, so every error names
@@ -183,16 +269,13 @@ int Scenario::node_index(const std::string& n) const {
   return -1;
 }
 
-Scenario parse_scenario(const std::string& text, const std::string& file) {
-  if (text.size() > kMaxScenarioBytes) throw ScenarioError(file, 0, "(file)", too_big(text.size()));
+namespace {
+
+/// The scenario in `root`, whose shape and keys have been checked. (Not
+/// const: a const Node's missing key cannot be indexed further.)
+Scenario read_scenario(YAML::Node root, const std::string& file) {
   Scenario s;
   s.file = file;
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw ScenarioError(file, e.mark.line + 1, "(syntax)", e.msg);
-  }
   Reader r(s);
   if (!root.IsMap()) throw ScenarioError(file, 1, "(top level)", "expected a mapping with name, nodes, steps");
   r.only_keys(root, "", {"name", "description", "topology", "accel", "boot_timeout", "switch", "nodes", "steps"});
@@ -307,13 +390,13 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
 
   if (const YAML::Node& steps = root["steps"]) {
     if (!steps.IsSequence()) r.fail(steps, "steps", "expected a list of steps");
-    for (size_t i = 0; i < steps.size(); ++i)
+    for (size_t i = 0; i < steps.size(); ++i) {
+      poll_interrupt(file);
       s.steps.push_back(r.step(steps[i], "steps[" + std::to_string(i) + "]", false));
+    }
   }
   return s;
 }
-
-namespace {
 
 const char* file_kind(mode_t mode) {
   if (S_ISFIFO(mode)) return "a FIFO";
@@ -342,7 +425,10 @@ std::string read_scenario_file(const std::string& path) {
   char buf[65536];
   for (;;) {
     const ssize_t got = read(fd, buf, sizeof buf);
-    if (got < 0 && errno == EINTR) continue;
+    if (got < 0 && errno == EINTR) {
+      poll_interrupt(path);
+      continue;
+    }
     if (got < 0) throw error(std::string("cannot be read: ") + std::strerror(errno));
     if (got == 0) break;
     text.append(buf, size_t(got));
@@ -352,6 +438,25 @@ std::string read_scenario_file(const std::string& path) {
 }
 
 }  // namespace
+
+Scenario parse_scenario(const std::string& text, const std::string& file) {
+  // Sizes, shape and keys first, so that nothing below meets a huge, deep or
+  // ambiguous tree (docs/scenario-format.md, "Errors").
+  if (text.size() > kMaxScenarioBytes) throw ScenarioError(file, 0, "(file)", too_big(text.size()));
+  check_shape(text, file);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw ScenarioError(file, e.mark.line + 1, "(syntax)", e.msg);
+  }
+  check_keys(root, "", file);
+  try {
+    return read_scenario(root, file);
+  } catch (const YAML::Exception& e) {
+    throw ScenarioError(file, e.mark.line + 1, "(yaml)", e.msg);
+  }
+}
 
 Scenario load_scenario(const std::string& path) { return parse_scenario(read_scenario_file(path), path); }
 

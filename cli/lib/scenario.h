@@ -27,8 +27,16 @@ class ScenarioError : public std::runtime_error {
   std::string field_;
 };
 
-/// Files larger than this are refused before reading (docs/scenario-format.md, "Errors").
+/// Loading stopped by SIGINT, SIGTERM or SIGHUP while an InterruptGuard
+/// (process.h) was installed.
+class LoadInterrupted : public std::runtime_error {
+ public:
+  explicit LoadInterrupted(const std::string& file) : std::runtime_error(file + ": loading interrupted") {}
+};
+
+/// Limits checked before the YAML is turned into a tree (docs/scenario-format.md, "Errors").
 constexpr size_t kMaxScenarioBytes = 1u << 20;
+constexpr int kMaxScenarioDepth = 64;
 
 struct LinkSpec {
   int gen = 3;    ///< PCIe generation 1..3 (the PEX8749 is Gen3)
@@ -80,7 +88,7 @@ struct Scenario {
   int node_index(const std::string& name) const;
 };
 
-/// Load and validate a scenario. Throws ScenarioError.
+/// Load and validate a scenario. Throws ScenarioError, or LoadInterrupted.
 Scenario load_scenario(const std::string& path);
 /// Same, from text (for tests); `file` is used in messages.
 Scenario parse_scenario(const std::string& text, const std::string& file);

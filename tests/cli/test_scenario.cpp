@@ -131,3 +131,70 @@ TEST(Scenario, EveryExampleLoads) {
   }
   EXPECT_GE(n, 2);
 }
+
+// Scenarios that loaded (or failed without file, line and field) before the
+// loader's hardening: each is refused with FILE:LINE: FIELD: reason
+// (docs/scenario-format.md, "Errors").
+namespace {
+
+struct Refusal {
+  const char* name;
+  std::string text;
+  int line;
+  const char* field;
+  const char* says;
+};
+
+const std::string kPair = "name: x\nnodes:\n  - name: a\n  - name: b\n";  // lines 1-4
+
+void PrintTo(const Refusal& r, std::ostream* os) { *os << r.name; }
+
+class Refused : public testing::TestWithParam<Refusal> {};
+
+}  // namespace
+
+TEST_P(Refused, WithFileLineField) {
+  const Refusal& c = GetParam();
+  try {
+    parse_scenario(c.text, "bad.yaml");
+    ADD_FAILURE() << "accepted:\n" << c.text.substr(0, 400);
+  } catch (const ScenarioError& e) {
+    EXPECT_EQ(e.file(), "bad.yaml");
+    EXPECT_EQ(e.line(), c.line) << e.what();
+    EXPECT_EQ(e.field(), c.field) << e.what();
+    EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos) << e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not a ScenarioError: " << e.what();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Scenario, Refused,
+    testing::Values(
+        Refusal{"DuplicateTopLevelKey", "name: x\nname: y\nnodes:\n  - name: a\n  - name: b\n", 2, "name",
+                "given twice (first on line 1)"},
+        Refusal{"DuplicateNodeKey", "name: x\nnodes:\n  - name: a\n    cpus: 2\n    cpus: 4\n  - name: b\n", 5,
+                "nodes[0].cpus", "given twice (first on line 4)"},
+        Refusal{"DuplicateFlowKey", "name: x\nnodes:\n  - {name: a, link: {gen: 2, gen: 3}}\n  - name: b\n", 3,
+                "nodes[0].link.gen", "given twice"},
+        Refusal{"DuplicateKeyInStep", kPair + "steps:\n  - {on: a, run: ls, run: rm}\n", 6, "steps[0].run",
+                "given twice"},
+        Refusal{"SecondDocument", kPair + "---\nname: y\n", 5, "(document)", "second YAML document"},
+        Refusal{"SecondDocumentBroken", kPair + "---\nnodes: [\n", 5, "(document)", "second YAML document"},
+        Refusal{"NullKey", "name: x\n~: 1\nnodes:\n  - name: a\n  - name: b\n", 2, "(top level)",
+                "a key must be a name, not null"},
+        Refusal{"ListKey", "name: x\nnodes:\n  - name: a\n    ? [p, q]\n    : 1\n  - name: b\n", 4, "nodes[0]",
+                "a key must be a name, not a list"},
+        Refusal{"DeepNesting", "name: x\nnodes: " + std::string(100000, '['), 2, "(nesting)",
+                "nested deeper than 64 levels"},
+        Refusal{"DeepBlockNesting", "name: x\ndescription:\n" + [] {
+                  std::string y;
+                  for (int i = 0; i < 70; ++i) y += std::string(size_t(i) * 2 + 2, ' ') + "- \n";
+                  return y;
+                }(),
+                66, "(nesting)", "nested deeper than 64 levels"},
+        Refusal{"Alias", "name: &n x\ndescription: *n\nnodes:\n  - name: a\n  - name: b\n", 2, "(alias)",
+                "not supported"},
+        Refusal{"TextOverOneMiB", kPair + "# " + std::string(1u << 20, 'x') + "\n", 0, "(file)",
+                "at most 1MiB"}),
+    [](const testing::TestParamInfo<Refusal>& info) { return std::string(info.param.name); });

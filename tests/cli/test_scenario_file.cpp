@@ -1,6 +1,6 @@
 // Scenario files on disk: what is not a readable regular file of at most
 // 1 MiB is refused before any YAML is read, with the reason (errno text,
-// file kind, size); `run --quiet` still prints errors.
+// file kind, size); loading stops on Ctrl-C; `run --quiet` still prints errors.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -107,6 +107,17 @@ TEST_F(ScenarioFile, ExactlyOneMiBStillLoads) {
   ASSERT_EQ(y.size(), kMaxScenarioBytes);
   std::ofstream(path) << y;
   EXPECT_EQ(refusal(path), "");
+}
+
+TEST(ScenarioInterrupt, CtrlCStopsLoading) {
+  {
+    InterruptGuard guard;  // as `ntblab run` has while it loads
+    raise(SIGINT);
+    ASSERT_TRUE(InterruptGuard::interrupted());
+    EXPECT_THROW(parse_scenario("name: x\nnodes:\n  - name: a\n  - name: b\n", "x.yaml"), LoadInterrupted);
+  }
+  { InterruptGuard reset; }  // clears the flag for the tests that follow
+  EXPECT_NO_THROW(parse_scenario("name: x\nnodes:\n  - name: a\n  - name: b\n", "x.yaml"));
 }
 
 // `run --quiet` silences progress, not errors. No VM starts: the QEMU named
