@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -25,6 +26,10 @@ constexpr int kMaxLanes = 48;          // PEX8749 lane count
 constexpr int kMaxPorts = 18;          // PEX8749 port count
 constexpr uint64_t kMinMemory = 128ull << 20;
 constexpr uint64_t kMaxMemory = 16ull << 30;
+constexpr uint64_t kMiB = 1ull << 20;                             // QEMU's -m takes whole MiB
+constexpr uint64_t kMinTimeoutPs = 1000000000ull;                 // 1 ms: the agent counts whole ms, 0 = none
+constexpr uint64_t kMaxTimeoutPs = 24ull * 3600 * 1000000000000ull;  // 24 h, fits the agent's u32 ms
+constexpr uint64_t kMaxHopLatencyPs = 1000000000ull;              // 1 ms, ~8000 x the PEX8749's 126 ns
 
 void poll_interrupt(const std::string& file) {
   if (InterruptGuard::interrupted()) throw LoadInterrupted(file);
@@ -149,18 +154,20 @@ class Reader {
     return n.as<std::string>();
   }
 
+  /// A decimal whole number in lo..hi. A leading zero is refused: "010" is 8
+  /// to some readers and 10 to others.
   long integer(const YAML::Node& n, const std::string& field, long lo, long hi) {
     std::string t = str(n, field);
-    try {
-      size_t used = 0;
-      long v = std::stol(t, &used, 0);
-      if (used != t.size()) throw std::invalid_argument(t);
-      if (v < lo || v > hi)
-        fail(n, field, t + " is out of range " + std::to_string(lo) + ".." + std::to_string(hi));
-      return v;
-    } catch (const std::logic_error&) {
+    const size_t digits = !t.empty() && t[0] == '-' ? 1 : 0;
+    if (t.size() == digits || t.find_first_not_of("0123456789", digits) != std::string::npos)
       fail(n, field, "'" + t + "' is not a whole number");
-    }
+    if (t[digits] == '0' && t.size() > digits + 1)
+      fail(n, field, "'" + t + "' has a leading zero (octal or decimal?); write it without");
+    const std::string range = " is out of range " + std::to_string(lo) + ".." + std::to_string(hi);
+    if (t.size() - digits > 9) fail(n, field, t + range);
+    long v = std::stol(t);
+    if (v < lo || v > hi) fail(n, field, t + range);
+    return v;
   }
 
   uint64_t size(const YAML::Node& n, const std::string& field) {
@@ -175,6 +182,17 @@ class Reader {
     auto v = parse_duration_ps(t);
     if (!v) fail(n, field, "'" + t + "' is not a duration (write e.g. 126ns, 30s)");
     return *v;
+  }
+
+  /// A timeout: 1ms..24h. Below 1 ms the agent's whole milliseconds are 0,
+  /// which means no timeout; 24 h is far inside its 32-bit milliseconds.
+  uint64_t timeout(const YAML::Node& n, const std::string& field) {
+    uint64_t ps = duration(n, field);
+    if (ps < kMinTimeoutPs)
+      fail(n, field, "'" + n.Scalar() + "' is below 1ms (timeouts count whole milliseconds; 0 would mean none)");
+    if (ps > kMaxTimeoutPs)
+      fail(n, field, "'" + n.Scalar() + "' is above 24h (the guest agent takes 32-bit milliseconds)");
+    return ps;
   }
 
   /// gen/width of `n`; `own_map` when n holds nothing else (otherwise the
@@ -201,7 +219,12 @@ class Reader {
       }
       names.push_back(v);
     } else if (n.IsSequence()) {
-      for (size_t i = 0; i < n.size(); ++i) names.push_back(str(n[i], field + "[" + std::to_string(i) + "]"));
+      std::set<std::string> seen;
+      for (size_t i = 0; i < n.size(); ++i) {
+        const std::string f = field + "[" + std::to_string(i) + "]";
+        names.push_back(str(n[i], f));
+        if (!seen.insert(names.back()).second) fail(n[i], f, "'" + names.back() + "' is named twice");
+      }
     } else {
       fail(n, field, "expected a node name, a list of names, or 'all'");
     }
@@ -231,7 +254,7 @@ class Reader {
       st.run = str(n["run"], path + ".run");
       if (st.run.empty()) fail(n["run"], path + ".run", "empty command");
     }
-    if (n["timeout"]) st.timeout_ps = duration(n["timeout"], path + ".timeout");
+    if (n["timeout"]) st.timeout_ps = timeout(n["timeout"], path + ".timeout");
     if (n["expect"]) {
       if (n["expect"].IsScalar() && n["expect"].as<std::string>() == "any")
         st.expect.reset();
@@ -248,6 +271,33 @@ class Reader {
 
 const std::regex kNameRe("[a-z][a-z0-9_-]{0,30}");
 const std::regex kCidrRe("(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})/(\\d{1,2})");
+
+struct Cidr {
+  uint32_t addr = 0;
+  int len = 0;
+};
+
+/// "a.b.c.d/len": parts 0..255, len 0..32, no leading zeros (some tools read
+/// them as octal).
+std::optional<Cidr> parse_cidr(const std::string& text) {
+  std::smatch m;
+  if (!std::regex_match(text, m, kCidrRe)) return std::nullopt;
+  Cidr c;
+  for (int k = 1; k <= 5; ++k) {
+    const std::string part = m[k];
+    if (part.size() > 1 && part[0] == '0') return std::nullopt;
+    const int v = std::stoi(part);
+    if (v > (k == 5 ? 32 : 255)) return std::nullopt;
+    if (k < 5) c.addr = c.addr << 8 | uint32_t(v);
+    else c.len = v;
+  }
+  return c;
+}
+
+std::string dotted(uint32_t a) {
+  return std::to_string(a >> 24) + "." + std::to_string(a >> 16 & 255) + "." + std::to_string(a >> 8 & 255) + "." +
+         std::to_string(a & 255);
+}
 
 }  // namespace
 
@@ -292,15 +342,24 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
     s.accel = r.str(root["accel"], "accel");
     if (s.accel != "tcg" && s.accel != "kvm") r.fail(root["accel"], "accel", "'" + s.accel + "' is not tcg or kvm");
   }
-  if (root["boot_timeout"]) s.boot_timeout_ps = r.duration(root["boot_timeout"], "boot_timeout");
+  if (root["boot_timeout"]) s.boot_timeout_ps = r.timeout(root["boot_timeout"], "boot_timeout");
 
   // Fabric switch ports.
   std::set<int> port_numbers;
   if (const YAML::Node& sw = root["switch"]) {
     r.only_keys(sw, "switch", {"hop_latency", "ports"});
-    if (sw["hop_latency"]) s.hop_latency_ps = r.duration(sw["hop_latency"], "switch.hop_latency");
+    if (sw["hop_latency"]) {
+      s.hop_latency_ps = r.duration(sw["hop_latency"], "switch.hop_latency");
+      if (s.hop_latency_ps > kMaxHopLatencyPs)
+        r.fail(sw["hop_latency"], "switch.hop_latency",
+               "'" + sw["hop_latency"].Scalar() +
+                   "' is above 1ms (a PEX8749 hop is 126ns; the model's 64-bit picosecond time would saturate)");
+    }
     if (const YAML::Node& ports = sw["ports"]) {
       if (!ports.IsSequence()) r.fail(ports, "switch.ports", "expected a list of ports");
+      if (ports.size() > size_t(kMaxPorts))
+        r.fail(ports, "switch.ports",
+               std::to_string(ports.size()) + " ports; the PEX8749 has " + std::to_string(kMaxPorts));
       int lanes = 0;
       for (size_t i = 0; i < ports.size(); ++i) {
         std::string path = "switch.ports[" + std::to_string(i) + "]";
@@ -320,10 +379,14 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
     }
   }
 
-  // Nodes.
+  // Nodes. The count is checked before any node is.
   const YAML::Node& nodes = root["nodes"];
   if (!nodes) throw ScenarioError(file, 1, "nodes", "missing (the cluster's nodes)");
   if (!nodes.IsSequence() || nodes.size() == 0) r.fail(nodes, "nodes", "expected a non-empty list");
+  if (nodes.size() > size_t(kMaxNodes))
+    r.fail(nodes, "nodes", "at most 16 nodes (this has " + std::to_string(nodes.size()) + ")");
+  std::vector<Cidr> addrs;
+  std::vector<bool> addr_given;
   for (size_t i = 0; i < nodes.size(); ++i) {
     std::string path = "nodes[" + std::to_string(i) + "]";
     const YAML::Node& n = nodes[i];
@@ -334,29 +397,52 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
     nd.name = r.str(n["name"], path + ".name");
     if (!std::regex_match(nd.name, kNameRe))
       r.fail(n["name"], path + ".name", "'" + nd.name + "' must be lowercase letters, digits, - or _, at most 31");
+    if (nd.name == "all") r.fail(n["name"], path + ".name", "'all' is reserved (on: all means every node)");
     if (s.node_index(nd.name) >= 0) r.fail(n["name"], path + ".name", "'" + nd.name + "' is used twice");
     if (n["memory"]) {
       nd.memory = r.size(n["memory"], path + ".memory");
       if (nd.memory < kMinMemory || nd.memory > kMaxMemory)
         r.fail(n["memory"], path + ".memory", format_size(nd.memory) + " is outside 128MiB..16GiB");
+      if (nd.memory % kMiB != 0)
+        r.fail(n["memory"], path + ".memory", format_size(nd.memory) + " is not a whole number of MiB");
     }
     if (n["cpus"]) nd.cpus = static_cast<int>(r.integer(n["cpus"], path + ".cpus", 1, 8));
     if (n["link"]) nd.link = r.link(n["link"], path + ".link", LinkSpec{});
-    if (n["port"]) nd.port = static_cast<int>(r.integer(n["port"], path + ".port", 0, kMaxPorts - 1));
+    if (n["port"]) {
+      if (s.topology != "fabric")
+        r.fail(n["port"], path + ".port", "back-to-back has no switch ports (port is for topology: fabric)");
+      nd.port = static_cast<int>(r.integer(n["port"], path + ".port", 0, kMaxPorts - 1));
+    }
+    Cidr addr;
     if (n["ip"]) {
       nd.ip = r.str(n["ip"], path + ".ip");
-      std::smatch m;
-      bool ok = std::regex_match(nd.ip, m, kCidrRe);
-      for (int k = 1; ok && k <= 4; ++k) ok = std::stoi(m[k]) <= 255;
-      if (ok) ok = std::stoi(m[5]) <= 32;
-      if (!ok) r.fail(n["ip"], path + ".ip", "'" + nd.ip + "' is not an address like 10.0.0.1/24");
+      auto c = parse_cidr(nd.ip);
+      if (!c) r.fail(n["ip"], path + ".ip", "'" + nd.ip + "' is not an address like 10.0.0.1/24");
+      addr = *c;
+      // /31 and /32 have no network or broadcast address.
+      const uint32_t host = addr.len == 0 ? ~0u : ~(~0u << (32 - addr.len));
+      if (addr.len <= 30 && (addr.addr & host) == 0)
+        r.fail(n["ip"], path + ".ip", "'" + nd.ip + "' is the network address of its subnet, not a host's");
+      if (addr.len <= 30 && (addr.addr & host) == host)
+        r.fail(n["ip"], path + ".ip", "'" + nd.ip + "' is the broadcast address of its subnet, not a host's");
     } else {
       nd.ip = "10.0.0." + std::to_string(i + 1) + "/24";
+      addr = *parse_cidr(nd.ip);
     }
+    addrs.push_back(addr);
+    addr_given.push_back(bool(n["ip"]));
     if (n["cmdline"]) nd.cmdline = r.str(n["cmdline"], path + ".cmdline");
     s.nodes.push_back(nd);
   }
-  if (s.nodes.size() > kMaxNodes) r.fail(nodes, "nodes", "at most 16 nodes");
+  // Two nodes on one address: blame the one whose ip was written (the other has its default).
+  for (size_t i = 0; i < s.nodes.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (addrs[i].addr == addrs[j].addr) {
+        const size_t blame = addr_given[i] ? i : j, other = blame == i ? j : i;
+        throw s.error("nodes[" + std::to_string(blame) + "].ip",
+                      dotted(addrs[i].addr) + " is also " + s.nodes[other].name + "'s address" +
+                          (addr_given[other] ? "" : " (its default, 10.0.0.<index+1>)"));
+      }
 
   if (s.topology == "back-to-back") {
     if (s.nodes.size() != 2)
@@ -365,6 +451,7 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
     if (root["switch"] && root["switch"]["ports"])
       r.fail(root["switch"]["ports"], "switch.ports", "back-to-back has no fabric switch ports");
   } else {
+    if (s.nodes.size() < 2) r.fail(nodes, "nodes", "a fabric joins 2 to 16 nodes (this has 1)");
     // Fabric: every node joins a port; unspecified ones get port i, Gen3 x8.
     int lanes = 0;
     for (const auto& p : s.ports) lanes += p.link.width;
@@ -385,6 +472,17 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
       for (size_t j = 0; j < i; ++j)
         if (s.nodes[j].port == nd.port)
           r.fail(nodes[i], path + ".port", "port " + std::to_string(nd.port) + " is already " + s.nodes[j].name + "'s");
+      // The switch port limits the node's link: a faster link could not train.
+      for (const PortSpec& p : s.ports) {
+        if (p.number != nd.port) continue;
+        const std::string port = "switch port " + std::to_string(p.number);
+        if (nd.link.gen > p.link.gen)
+          throw s.error(path + ".link.gen", "Gen" + std::to_string(nd.link.gen) + " is faster than " + port +
+                                                "'s Gen" + std::to_string(p.link.gen) + " (the port limits the link)");
+        if (nd.link.width > p.link.width)
+          throw s.error(path + ".link.width", "x" + std::to_string(nd.link.width) + " is wider than " + port +
+                                                  "'s x" + std::to_string(p.link.width) + " (the port limits the link)");
+      }
     }
   }
 

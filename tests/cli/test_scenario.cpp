@@ -2,6 +2,7 @@
 // is refused with file, line and field.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "scenario.h"
@@ -132,6 +133,24 @@ TEST(Scenario, EveryExampleLoads) {
   EXPECT_GE(n, 2);
 }
 
+// The test suites' scenarios (tests/*/*.yaml) load too.
+TEST(Scenario, EveryTestScenarioLoads) {
+  int n = 0;
+  for (const auto& d : std::filesystem::directory_iterator(NTBLAB_TESTS_DIR)) {
+    if (!d.is_directory()) continue;
+    for (const auto& f : std::filesystem::directory_iterator(d.path())) {
+      if (f.path().extension() != ".yaml") continue;
+      try {
+        load_scenario(f.path().string());
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << e.what();
+      }
+      ++n;
+    }
+  }
+  EXPECT_GE(n, 9);
+}
+
 // Scenarios that loaded (or failed without file, line and field) before the
 // loader's hardening: each is refused with FILE:LINE: FIELD: reason
 // (docs/scenario-format.md, "Errors").
@@ -146,6 +165,14 @@ struct Refusal {
 };
 
 const std::string kPair = "name: x\nnodes:\n  - name: a\n  - name: b\n";  // lines 1-4
+const std::string kFabric = "name: x\ntopology: fabric\n";                // nodes from line 3
+
+std::string many_nodes(int count, const std::string& extra_on_second) {
+  std::string y = "name: x\ntopology: fabric\nnodes:\n";
+  for (int i = 0; i < count; ++i)
+    y += "  - {name: n" + std::to_string(i) + (i == 1 ? ", " + extra_on_second : "") + "}\n";
+  return y;
+}
 
 void PrintTo(const Refusal& r, std::ostream* os) { *os << r.name; }
 
@@ -195,6 +222,91 @@ INSTANTIATE_TEST_SUITE_P(
                 66, "(nesting)", "nested deeper than 64 levels"},
         Refusal{"Alias", "name: &n x\ndescription: *n\nnodes:\n  - name: a\n  - name: b\n", 2, "(alias)",
                 "not supported"},
+        Refusal{"SameIp", "name: x\nnodes:\n  - {name: a, ip: 10.0.0.5/24}\n  - {name: b, ip: 10.0.0.5/16}\n", 4,
+                "nodes[1].ip", "10.0.0.5 is also a's address"},
+        Refusal{"IpIsAnothersDefault", "name: x\nnodes:\n  - name: a\n    ip: 10.0.0.2/24\n  - name: b\n", 4,
+                "nodes[0].ip", "10.0.0.2 is also b's address (its default"},
+        Refusal{"NetworkAddress", "name: x\nnodes:\n  - {name: a, ip: 10.0.1.0/24}\n  - name: b\n", 3,
+                "nodes[0].ip", "network address"},
+        Refusal{"BroadcastAddress", "name: x\nnodes:\n  - name: a\n  - {name: b, ip: 10.0.3.255/22}\n", 4,
+                "nodes[1].ip", "broadcast address"},
+        Refusal{"IpLeadingZero", "name: x\nnodes:\n  - {name: a, ip: 10.0.0.010/24}\n  - name: b\n", 3,
+                "nodes[0].ip", "not an address"},
+        Refusal{"NodeTwiceInOn", kPair + "steps:\n  - name: twice\n    on: [a, a]\n    run: ls\n", 7,
+                "steps[0].on[1]", "'a' is named twice"},
+        Refusal{"NodeNamedAll", "name: x\nnodes:\n  - name: all\n  - name: b\n", 3, "nodes[0].name", "reserved"},
+        Refusal{"CpusLeadingZero", "name: x\nnodes:\n  - {name: a, cpus: 010}\n  - name: b\n", 3, "nodes[0].cpus",
+                "leading zero"},
+        Refusal{"CpusHex", "name: x\nnodes:\n  - {name: a, cpus: 0x4}\n  - name: b\n", 3, "nodes[0].cpus",
+                "not a whole number"},
+        Refusal{"MemoryNotWholeMiB", "name: x\nnodes:\n  - {name: a, memory: 200000KiB}\n  - name: b\n", 3,
+                "nodes[0].memory", "not a whole number of MiB"},
+        Refusal{"TimeoutZero", kPair + "steps:\n  - {on: a, run: ls, timeout: 0s}\n", 6, "steps[0].timeout",
+                "below 1ms"},
+        Refusal{"TimeoutBelowOneMs", kPair + "steps:\n  - {on: a, run: ls, timeout: 999us}\n", 6,
+                "steps[0].timeout", "below 1ms"},
+        Refusal{"TimeoutAboveCap", kPair + "steps:\n  - {on: a, run: ls, timeout: 1441m}\n", 6, "steps[0].timeout",
+                "above 24h"},
+        Refusal{"TimeoutOverflowsAgentMs", kPair + "steps:\n  - {on: a, run: ls, timeout: 72000m}\n", 6,
+                "steps[0].timeout", "above 24h"},
+        Refusal{"NestedTimeoutZero", kPair + "steps:\n  - parallel:\n      - {on: a, run: ls, timeout: 0ms}\n", 7,
+                "steps[0].parallel[0].timeout", "below 1ms"},
+        Refusal{"BootTimeoutZero", "name: x\nboot_timeout: 0s\nnodes:\n  - name: a\n  - name: b\n", 2,
+                "boot_timeout", "below 1ms"},
+        Refusal{"PortOnBackToBack", "name: x\nnodes:\n  - name: a\n    port: 3\n  - name: b\n", 4, "nodes[0].port",
+                "back-to-back has no switch ports"},
+        Refusal{"FabricOfOne", kFabric + "nodes:\n  - name: a\n", 4, "nodes", "2 to 16 nodes"},
+        Refusal{"HopLatencyAboveCap", kFabric + "switch:\n  hop_latency: 2ms\nnodes:\n  - name: a\n  - name: b\n", 4,
+                "switch.hop_latency", "above 1ms"},
+        Refusal{"LinkWiderThanPort",
+                kFabric + "switch:\n  ports:\n    - {number: 0, width: 4}\n    - {number: 1}\nnodes:\n"
+                          "  - {name: a, link: {width: 8}}\n  - name: b\n",
+                8, "nodes[0].link.width", "x8 is wider than switch port 0's x4"},
+        Refusal{"DefaultLinkWiderThanPort",
+                kFabric + "switch:\n  ports:\n    - {number: 0}\n    - {number: 1, width: 2}\nnodes:\n"
+                          "  - name: a\n  - name: b\n",
+                9, "nodes[1].link.width", "x8 is wider than switch port 1's x2"},
+        Refusal{"LinkFasterThanPort",
+                kFabric + "switch:\n  ports:\n    - {number: 0, gen: 2}\n    - {number: 1}\nnodes:\n"
+                          "  - name: a\n    link: {gen: 3, width: 8}\n  - name: b\n",
+                9, "nodes[0].link.gen", "Gen3 is faster than switch port 0's Gen2"},
+        Refusal{"TooManyNodesBeforeNodeChecks", many_nodes(17, "memory: 1MB"), 4, "nodes",
+                "at most 16 nodes (this has 17)"},
         Refusal{"TextOverOneMiB", kPair + "# " + std::string(1u << 20, 'x') + "\n", 0, "(file)",
                 "at most 1MiB"}),
     [](const testing::TestParamInfo<Refusal>& info) { return std::string(info.param.name); });
+
+// 40 000 nodes in under 1 MiB: refused by their count before any is read
+// (before, per-node checks made this quadratic: minutes).
+TEST(Scenario, LongNodeListIsRefusedQuickly) {
+  const std::string y = many_nodes(40000, "cpus: 1");
+  ASSERT_LT(y.size(), kMaxScenarioBytes);
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    parse_scenario(y, "big.yaml");
+    FAIL() << "40000 nodes accepted";
+  } catch (const ScenarioError& e) {
+    EXPECT_EQ(e.field(), "nodes") << e.what();
+    EXPECT_NE(std::string(e.what()).find("at most 16 nodes (this has 40000)"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
+}
+
+TEST(Scenario, LimitsStillAdmitTheirBounds) {
+  // 1ms and 24h timeouts, a 1ms hop, a link equal to its port, an address
+  // that is neither network nor broadcast in a /31.
+  Scenario s = parse_scenario(kFabric +
+                                  "boot_timeout: 24h\nswitch:\n  hop_latency: 1ms\n  ports:\n"
+                                  "    - {number: 0, gen: 2, width: 4}\n    - {number: 1}\nnodes:\n"
+                                  "  - {name: a, link: {gen: 2, width: 4}, ip: 192.168.0.0/31}\n"
+                                  "  - {name: b, link: {gen: 1, width: 1}, cpus: 8, memory: 1025MiB}\n"
+                                  "steps:\n  - {on: [a, b], run: ls, timeout: 1ms}\n"
+                                  "  - {on: all, run: ls, timeout: 1440m, expect: 0}\n",
+                              "ok.yaml");
+  EXPECT_EQ(s.boot_timeout_ps, 24ull * 3600 * 1000000000000ull);
+  EXPECT_EQ(s.hop_latency_ps, 1000000000ull);
+  EXPECT_EQ(s.steps[0].timeout_ps, 1000000000ull);
+  EXPECT_EQ(s.nodes[1].cpus, 8);
+  EXPECT_EQ(s.nodes[1].memory, 1025ull << 20);
+  EXPECT_EQ(s.nodes[1].ip, "10.0.0.2/24");
+}
