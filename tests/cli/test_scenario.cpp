@@ -208,6 +208,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "given twice"},
         Refusal{"SecondDocument", kPair + "---\nname: y\n", 5, "(document)", "second YAML document"},
         Refusal{"SecondDocumentBroken", kPair + "---\nnodes: [\n", 5, "(document)", "second YAML document"},
+        Refusal{"TextAfterDocumentEnd", kPair + "...\n]\n", 6, "(document)", "text after the scenario's document"},
         Refusal{"NullKey", "name: x\n~: 1\nnodes:\n  - name: a\n  - name: b\n", 2, "(top level)",
                 "a key must be a name, not null"},
         Refusal{"ListKey", "name: x\nnodes:\n  - name: a\n    ? [p, q]\n    : 1\n  - name: b\n", 4, "nodes[0]",
@@ -272,6 +273,12 @@ INSTANTIATE_TEST_SUITE_P(
                 9, "nodes[0].link.gen", "Gen3 is faster than switch port 0's Gen2"},
         Refusal{"TooManyNodesBeforeNodeChecks", many_nodes(17, "memory: 1MB"), 4, "nodes",
                 "at most 16 nodes (this has 17)"},
+        Refusal{"TooManyPortsBeforePortChecks", kFabric + "switch:\n  ports:\n" + [] {
+                  std::string y;
+                  for (int i = 0; i < 19; ++i) y += "    - {number: " + std::to_string(i) + ", width: 1}\n";
+                  return y;
+                }() + "nodes:\n  - name: a\n  - name: b\n",
+                5, "switch.ports", "19 ports; the PEX8749 has 18"},
         Refusal{"TextOverOneMiB", kPair + "# " + std::string(1u << 20, 'x') + "\n", 0, "(file)",
                 "at most 1MiB"}),
     [](const testing::TestParamInfo<Refusal>& info) { return std::string(info.param.name); });
