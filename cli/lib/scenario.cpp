@@ -114,7 +114,8 @@ void check_keys(const YAML::Node& n, const std::string& path, const std::string&
       const std::string field = path.empty() ? kv.first.Scalar() : path + "." + kv.first.Scalar();
       auto first = seen.emplace(kv.first.Scalar(), line);
       if (!first.second)
-        throw ScenarioError(file, line, field, "given twice (first on line " + std::to_string(first.first->second) + ")");
+        throw ScenarioError(file, line, field,
+                            "given twice (first on line " + std::to_string(first.first->second) + ")");
       check_keys(kv.second, field, file);
     }
   }
@@ -475,13 +476,14 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
       // The switch port limits the node's link: a faster link could not train.
       for (const PortSpec& p : s.ports) {
         if (p.number != nd.port) continue;
-        const std::string port = "switch port " + std::to_string(p.number);
+        const std::string port = "switch port " + std::to_string(p.number) + "'s ";
+        const std::string why = " (the port limits the link)";
         if (nd.link.gen > p.link.gen)
-          throw s.error(path + ".link.gen", "Gen" + std::to_string(nd.link.gen) + " is faster than " + port +
-                                                "'s Gen" + std::to_string(p.link.gen) + " (the port limits the link)");
+          throw s.error(path + ".link.gen", "Gen" + std::to_string(nd.link.gen) + " is faster than " + port + "Gen" +
+                                                std::to_string(p.link.gen) + why);
         if (nd.link.width > p.link.width)
-          throw s.error(path + ".link.width", "x" + std::to_string(nd.link.width) + " is wider than " + port +
-                                                  "'s x" + std::to_string(p.link.width) + " (the port limits the link)");
+          throw s.error(path + ".link.width", "x" + std::to_string(nd.link.width) + " is wider than " + port + "x" +
+                                                  std::to_string(p.link.width) + why);
       }
     }
   }
