@@ -19,6 +19,9 @@
 #   guest.sh no-leftovers        fail if ntb_hw_plx left a handler or a region
 #   guest.sh cycle [N] [PAUSE]   load/unload ntb_hw_plx N times (default 50)
 #   guest.sh wait-for FILE VALUE [SECS]   wait until FILE reads VALUE
+#   guest.sh netdev-carrier [SECS]        wait for the ntb_netdev carrier
+#   guest.sh ping-wait ADDR [SECS]        ping until ADDR answers (deadline)
+#   guest.sh wait-listen PORT [SECS]      wait until a TCP listener is up
 set -euo pipefail
 
 root=${NTBLAB_ROOT:?}
@@ -203,6 +206,57 @@ netdev_addr() {
 	say "$ifc up: $(ip -o -4 addr show dev "$ifc" | awk '{print $4}')"
 }
 
+# Wait (at most SECS, default 60) until the ntb_netdev interface that exists
+# here has its carrier: this node's transport queue is up
+netdev_carrier() {
+	local secs=${1:-60} ifc
+	ifc=$(netdev_ifc)
+	[ -n "$ifc" ] || die "no ntb_netdev interface"
+	if ! (wait_for "/sys/class/net/$ifc/carrier" 1 "$secs"); then
+		transport_state >&2
+		die "$ifc has no carrier after ${secs}s"
+	fi
+	say "$ifc has its carrier"
+}
+
+# Wait (at most SECS, default 20) until a TCP socket listens on PORT here
+wait_listen() {
+	local port=$1 secs=${2:-20} i
+	for ((i = 0; i < secs * 10; i++)); do
+		ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && return 0
+		sleep 0.1
+	done
+	die "nothing listens on TCP port $port after ${secs}s"
+}
+
+# The transport's view of the link, for a failure's log
+transport_state() {
+	local f
+	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+	for f in /sys/kernel/debug/ntb_transport/*/qp*/stats; do
+		[ -e "$f" ] && grep -E 'QP Link|tx_index|rx_index|free tx' "$f" | sed "s|^|$f: |"
+	done
+	ip -o link show 2>/dev/null | grep -v ' lo:'
+	ip neigh 2>/dev/null
+	dmesg | grep -E 'ntb|qp [0-9]' | tail -n 15
+}
+
+# Ping ADDR once a second until it answers, for at most SECS (default 30);
+# the first answer may wait for ARP and for the peer's queue to come up
+ping_wait() {
+	local addr=$1 secs=${2:-30} t0
+	t0=$(date +%s%N)
+	while ((($(date +%s%N) - t0) / 1000000000 < secs)); do
+		if ping -c 1 -W 1 "$addr" >/dev/null 2>&1; then
+			say "$addr answers after $((($(date +%s%N) - t0) / 1000000)) ms"
+			return 0
+		fi
+		sleep 0.2
+	done
+	transport_state >&2
+	die "$addr did not answer within ${secs}s"
+}
+
 # ntb_transport + ntb_netdev up and addressed; extra args go to
 # ntb_transport (e.g. use_dma=1)
 netdev_up() {
@@ -277,7 +331,10 @@ cycle) cycle "$@" ;;
 wait-for) wait_for "$@" ;;
 netdev-up) netdev_up "$@" ;;
 netdev-addr) netdev_addr ;;
+netdev-carrier) netdev_carrier "$@" ;;
+ping-wait) ping_wait "$@" ;;
+wait-listen) wait_listen "$@" ;;
 flap) flap "$@" ;;
 spad-db-check) spad_db_check ;;
-*) sed -n '4,22p' "$0"; exit 2 ;;
+*) sed -n '4,24p' "$0"; exit 2 ;;
 esac
