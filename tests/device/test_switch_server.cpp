@@ -1,6 +1,7 @@
 // The switch process's server against a scripted device: handshake, reads,
 // posted writes into shared guest RAM, interrupts, and malformed or hostile
 // devices — which lose their own link and nothing else.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -71,7 +72,8 @@ class RecordingBackend : public NodeBackend {
 /// A minimal device end of a node link, blocking, for tests.
 class TestDevice {
  public:
-  explicit TestDevice(const std::string& path) {
+  /// `sealed`: the RAM file carries the seals QEMU's memory-backend-memfd sets.
+  explicit TestDevice(const std::string& path, bool sealed = true) {
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un sa{};
     sa.sun_family = AF_UNIX;
@@ -82,8 +84,9 @@ class TestDevice {
     }
     timeval tv{5, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ramfd = memfd_create("guest-ram", MFD_CLOEXEC);
+    ramfd = memfd_create("guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     EXPECT_EQ(ftruncate(ramfd, kRamSize), 0);
+    if (sealed) EXPECT_EQ(fcntl(ramfd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL), 0);
     ram = static_cast<uint8_t*>(mmap(nullptr, kRamSize, PROT_READ | PROT_WRITE, MAP_SHARED, ramfd, 0));
   }
   ~TestDevice() {
@@ -295,6 +298,54 @@ TEST_F(ServerFixture, HelloIsCheckedBeforeAnythingIsMapped) {
   }
   EXPECT_EQ(backend.writes, 0);
   EXPECT_EQ(backend.detached[0], 0);  // never attached, so never detached
+}
+
+TEST_F(ServerFixture, GuestRamThatCanShrinkIsRefused) {
+  {
+    TestDevice d(dir + "/node0.sock", /*sealed=*/false);
+    d.send(NL_HELLO, d.hello("node0"), d.ramfd);
+    auto m = d.recv();
+    ASSERT_TRUE(m);
+    ASSERT_EQ(m->hdr.type, NL_REJECT);
+    EXPECT_NE(std::string(m->as<nl_reject>().reason).find("not sealed against shrinking"), std::string::npos)
+        << m->as<nl_reject>().reason;
+    EXPECT_FALSE(d.recv());  // and closed
+  }
+  EXPECT_TRUE(wait_for([&] { return logged().find("node0: link closed: rejected") != std::string::npos; }));
+  EXPECT_EQ(backend.detached[0], 0);
+  TestDevice good(dir + "/node0.sock");  // a sealed file is welcome
+  welcome(good, "node0");
+}
+
+TEST(GuestRamGuard, BusErrorFailsTheCopyNotTheProcess) {
+  const size_t page = size_t(sysconf(_SC_PAGESIZE));
+  int fd = memfd_create("shrinking", MFD_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, off_t(4 * page)), 0);
+  auto* p = static_cast<uint8_t*>(mmap(nullptr, 4 * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  std::vector<uint8_t> buf(2 * page, 0x5A);
+  EXPECT_TRUE(guarded_copy(p, buf.data(), buf.size()));
+  ASSERT_EQ(ftruncate(fd, off_t(page)), 0);  // what a hostile node could do to an unsealed file
+  EXPECT_TRUE(guarded_copy(buf.data(), p, page));       // still inside the file
+  EXPECT_FALSE(guarded_copy(buf.data(), p, 2 * page));  // reads past its end: SIGBUS, caught
+  EXPECT_FALSE(guarded_copy(p + page, buf.data(), 16)); // writes past its end too
+  EXPECT_FALSE(guarded_copy(buf.data(), p + 3 * page, 1));
+  EXPECT_TRUE(guarded_copy(buf.data(), p, 64));         // and the guard is re-armed each time
+  std::thread other([&] { EXPECT_FALSE(guarded_copy(buf.data(), p + 2 * page, 8)); });  // per thread
+  other.join();
+  munmap(p, 4 * page);
+  close(fd);
+}
+
+TEST(GuestRamGuard, UnsealedFileIsNotMapped) {
+  int fd = memfd_create("unsealed", MFD_CLOEXEC);
+  ASSERT_EQ(ftruncate(fd, off_t(kRamSize)), 0);
+  nl_hello h{};
+  h.n_ram = 1;
+  h.n_fds = 1;
+  h.ram[0] = {0, kRamSize, 0, 0, 0};
+  EXPECT_THROW(GuestRam(h, {fd}), std::runtime_error);  // takes (and closes) the fd
 }
 
 TEST_F(ServerFixture, DeviceThatVanishesIsDetached) {
