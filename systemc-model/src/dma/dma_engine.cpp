@@ -243,9 +243,28 @@ bool DmaEngine::run(sc_time budget) {
   return any;
 }
 
+void DmaEngine::set_slice(uint32_t descriptors, uint64_t bytes) {
+  config_.slice_descriptors = descriptors;
+  config_.slice_bytes = bytes;
+}
+
+bool DmaEngine::resume() {
+  bool any = false;
+  for (unsigned fn = 0; fn < kChannels; ++fn) {
+    if (!ch_[fn].running) continue;
+    advance(fn, sc_core::sc_max_time());
+    any = any || ch_[fn].running;
+  }
+  return any;
+}
+
 void DmaEngine::advance(unsigned fn, sc_time until) {
   Channel& c = ch_[fn];
-  while (c.running && c.time < until) {
+  const uint64_t bytes_at_start = c.stats.bytes_copied;
+  for (uint32_t n = 0; c.running && c.time < until; ++n) {
+    // The slice is spent: the channel stays running, in progress, for the next call.
+    if (config_.slice_descriptors && n >= config_.slice_descriptors) break;
+    if (config_.slice_bytes && c.stats.bytes_copied - bytes_at_start >= config_.slice_bytes) break;
     const sc_time t0 = c.time;
     Stop why = step(fn);
     c.stats.busy_time += c.time - t0;

@@ -18,6 +18,10 @@
 // channel (busy_until(), stats()). With DmaConfig::immediate = false, START only
 // marks the channel running and run() advances it descriptor by descriptor
 // within a time budget; abort and pause then act between descriptors.
+// A slice (DmaConfig::slice_*, set_slice()) bounds the work one call does in
+// either mode: the rest of the run waits for resume() (immediate mode) or the
+// next run(), so an integrator serving other requests is never stuck inside a
+// huge ring (docs/model-dma.md, "Slices").
 //
 // Interrupts: INTx, one line per function (Interrupt Pin B, like the chip). The
 // model has no MSI capability, so Linux's pci_alloc_irq_vectors(..., 1, 1,
@@ -127,6 +131,11 @@ struct DmaConfig {
   /// true: START runs the channel to its stop inside the MMIO write.
   /// false: START marks the channel running; run() advances it.
   bool immediate = true;
+  /// Work bound of one call (START in immediate mode, resume(), run()): at most
+  /// this many descriptors, and no new descriptor once this many bytes were
+  /// copied (a descriptor, once begun, completes). 0 = no bound.
+  uint32_t slice_descriptors = 0;
+  uint64_t slice_bytes = 0;
   /// Requester IDs (bus << 8 | dev << 3 | fn) put on the engine's requests,
   /// one per function. Default: bus 0, device 0, functions 1..4.
   std::array<uint16_t, dma::kChannels> requester_id{0x0001, 0x0002, 0x0003, 0x0004};
@@ -177,6 +186,12 @@ class DmaEngine : public sc_core::sc_module {
   /// reaches sc_time_stamp() + budget (a descriptor, once begun, completes).
   /// Returns true if some channel is still running.
   bool run(sc_core::sc_time budget);
+
+  /// Change the slice bounds (see DmaConfig); 0 = no bound.
+  void set_slice(uint32_t descriptors, uint64_t bytes);
+  /// Immediate mode with a slice: run one more slice of every channel a START
+  /// left running. Returns true if some channel is still running.
+  bool resume();
 
   bool running(unsigned fn) const { return ch_.at(fn).running; }
   bool irq_level(unsigned fn) const;
