@@ -94,8 +94,9 @@ int Server::run(bool handle_signals) {
   }
   signal(SIGPIPE, SIG_IGN);
   epoll_event evs[16];
+  bool busy = false;  // the backend has work in progress: poll, do not sleep
   while (!stopping_) {
-    int n = epoll_wait(epfd_, evs, 16, -1);
+    int n = epoll_wait(epfd_, evs, 16, busy ? 0 : -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw sys_error("epoll_wait");
@@ -113,6 +114,9 @@ int Server::run(bool handle_signals) {
         if (evs[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(node);
       }
     }
+    // One slice of long work (a DMA run) per round: every link and the signals
+    // are served between two slices.
+    if (!stopping_) busy = backend_.run_slice();
   }
   for (unsigned i = 0; i < conns_.size(); ++i)
     if (conns_[i]) close_node(i, "switch shutting down");
@@ -140,7 +144,9 @@ void Server::on_readable(unsigned node) {
   if (!c) return;
   uint8_t buf[65536];
   std::vector<int> fds;
-  for (;;) {
+  // At most 16 reads (1 MiB) per turn: a link that never stops sending must not
+  // keep the others waiting; epoll reports it readable again next round.
+  for (unsigned reads = 0; reads < 16; ++reads) {
     iovec iov{buf, sizeof buf};
     alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * NL_MAX_RAM_REGIONS)];
     msghdr mh{};

@@ -35,6 +35,10 @@ class NodeBackend {
   virtual void detach(unsigned link) = 0;
   /// Modelled time now, stamped on outgoing messages.
   virtual uint64_t now_ns() const { return 0; }
+  /// Work in progress that outlives a request (a DMA run): do one bounded slice
+  /// of it. Called by the server between rounds of events; return true while
+  /// some remains (the server then polls its sockets without sleeping).
+  virtual bool run_slice() { return false; }
 };
 
 /// One node link: a PCI function of a node, and where it connects.

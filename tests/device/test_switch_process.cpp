@@ -1,0 +1,278 @@
+// The real switch process (ntblab-switch, two-node scenario) against scripted
+// clients that misbehave on purpose: a DMA ring that would run for hours, a
+// process out of file descriptors, a storm of malformed traffic. In each case
+// the switch must keep answering a good node quickly, honour SIGTERM, and not
+// leak. No QEMU, no guest.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "link_codec.h"
+#include "ntblab/model/dma.h"
+#include "process.h"
+
+using ntblab::cli::ChildProcess;
+using namespace ntblab::sw;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+int connect_unix(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::strcpy(sa.sun_path, path.c_str());
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/// Guest RAM as QEMU's memory-backend-memfd makes it: sealed against resizing.
+int sealed_memfd(uint64_t size) {
+  int fd = memfd_create("guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0 || ftruncate(fd, off_t(size)) != 0) return -1;
+  fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+  return fd;
+}
+
+/// The device end of one node link, scripted.
+class Node {
+ public:
+  explicit Node(const std::string& path) : fd_(connect_unix(path)) {}
+  ~Node() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool connected() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+
+  bool send_raw(const std::vector<uint8_t>& b, int pass_fd = -1) {
+    iovec iov{const_cast<uint8_t*>(b.data()), b.size()};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))];
+    if (pass_fd >= 0) {
+      mh.msg_control = ctrl;
+      mh.msg_controllen = sizeof ctrl;
+      cmsghdr* cm = CMSG_FIRSTHDR(&mh);
+      cm->cmsg_level = SOL_SOCKET;
+      cm->cmsg_type = SCM_RIGHTS;
+      cm->cmsg_len = CMSG_LEN(sizeof(int));
+      std::memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+    }
+    return sendmsg(fd_, &mh, MSG_NOSIGNAL) == ssize_t(b.size());
+  }
+  template <typename T>
+  bool send(uint16_t type, const T& body, int pass_fd = -1) {
+    return send_raw(enc_.encode(type, body, 0), pass_fd);
+  }
+  /// Next message within `timeout`, skipping IRQs; nullopt on EOF or timeout.
+  std::optional<Message> recv(milliseconds timeout = milliseconds(5000)) {
+    const auto until = Clock::now() + timeout;
+    for (;;) {
+      while (auto m = dec_.next())
+        if (m->hdr.type != NL_IRQ) return m;
+      auto left = std::chrono::duration_cast<milliseconds>(until - Clock::now()).count();
+      pollfd p{fd_, POLLIN, 0};
+      if (left <= 0 || poll(&p, 1, int(left)) <= 0) return std::nullopt;
+      uint8_t buf[4096];
+      ssize_t r = read(fd_, buf, sizeof buf);
+      if (r <= 0) return std::nullopt;
+      dec_.feed(buf, size_t(r));
+    }
+  }
+  /// HELLO for `node`/`function` with one RAM region of `ram_size` bytes in `ram_fd`.
+  bool hello(const char* node, uint32_t function, int ram_fd, uint64_t ram_size) {
+    nl_hello h{};
+    h.magic = NL_MAGIC;
+    h.version = NL_VERSION;
+    std::strncpy(h.node, node, NL_NAME_LEN);
+    h.function = function;
+    h.n_ram = 1;
+    h.n_fds = 1;
+    h.ram[0] = {0, ram_size, 0, 0, 0};
+    if (!send(NL_HELLO, h, ram_fd)) return false;
+    auto m = recv();
+    return m && m->hdr.type == NL_WELCOME;
+  }
+  std::optional<uint64_t> cfg_read(uint32_t off, uint32_t size, milliseconds timeout = milliseconds(5000)) {
+    const uint32_t tag = ++tag_;
+    if (!send(NL_CFG_READ, nl_cfg_read{tag, off, size, 0})) return std::nullopt;
+    auto m = recv(timeout);
+    if (!m || m->hdr.type != NL_COMPLETION || m->as<nl_completion>().tag != tag) return std::nullopt;
+    return m->as<nl_completion>().data;
+  }
+  bool cfg_write(uint32_t off, uint32_t size, uint32_t value) {
+    return send(NL_CFG_WRITE, nl_cfg_write{off, size, value, 0});
+  }
+  bool mmio_write(unsigned bar, uint64_t off, uint32_t size, uint32_t value) {
+    std::vector<uint8_t> b(sizeof(nl_mmio_write) + size);
+    nl_mmio_write h{bar, size, off};
+    std::memcpy(b.data(), &h, sizeof h);
+    std::memcpy(b.data() + sizeof h, &value, size);
+    return send_raw(enc_.encode(NL_MMIO_WRITE, b.data(), uint32_t(b.size()), 0));
+  }
+  std::optional<uint64_t> mmio_read(unsigned bar, uint64_t off, uint32_t size,
+                                    milliseconds timeout = milliseconds(5000)) {
+    const uint32_t tag = ++tag_;
+    if (!send(NL_MMIO_READ, nl_mmio_read{tag, bar, off, size, 0})) return std::nullopt;
+    auto m = recv(timeout);
+    if (!m || m->hdr.type != NL_COMPLETION || m->as<nl_completion>().tag != tag) return std::nullopt;
+    return m->as<nl_completion>().data;
+  }
+
+ private:
+  int fd_;
+  uint32_t tag_ = 0;
+  FrameEncoder enc_;
+  FrameDecoder dec_{false};
+};
+
+/// A good node0: NT function, welcomed, answers reads.
+struct GoodNode {
+  explicit GoodNode(const std::string& dir) : ram(sealed_memfd(kRam)), link(dir + "/node0.nt.sock") {}
+  ~GoodNode() { close(ram); }
+  static constexpr uint64_t kRam = 4 << 20;
+  int ram;
+  Node link;
+};
+
+struct SwitchProcessTest : ::testing::Test {
+  void SetUp() override {
+    dir = "/tmp/ntblab-swproc-" + std::to_string(getpid());
+    fs::create_directories(dir);
+  }
+  void TearDown() override {
+    if (sw.pid() > 0) sw.stop(2000);
+    fs::remove_all(dir);
+  }
+  void start(const std::vector<std::string>& extra = {}) {
+    std::string bin = std::getenv("NTBLAB_SWITCH") ? std::getenv("NTBLAB_SWITCH") : NTBLAB_SWITCH_PATH;
+    std::vector<std::string> argv{bin, "--scenario", std::string(NTBLAB_SOURCE_DIR) + "/scenarios/two-node.yaml",
+                                  "--socket-dir", dir, "--log", dir + "/switch.log"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    sw = ChildProcess::spawn(argv, "", dir + "/switch.err", true);
+    std::string line;
+    ASSERT_TRUE(sw.read_line(line, 30000) && line == "ready") << switch_log();
+  }
+  std::string switch_log() {
+    std::ifstream in(dir + "/switch.log"), err(dir + "/switch.err");
+    std::stringstream s;
+    s << in.rdbuf() << err.rdbuf();
+    return s.str();
+  }
+  /// Seconds of CPU the switch process used so far (all threads).
+  double cpu_seconds() {
+    std::ifstream in("/proc/" + std::to_string(sw.pid()) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), {});
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+    std::string f;
+    unsigned long long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> f; ++i) {
+      if (i == 14) utime = std::stoull(f);
+      if (i == 15) stime = std::stoull(f);
+    }
+    return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
+  }
+  size_t open_fds() {
+    size_t n = 0;
+    for ([[maybe_unused]] auto& e : fs::directory_iterator("/proc/" + std::to_string(sw.pid()) + "/fd")) ++n;
+    return n;
+  }
+  uint64_t rss_kib() {
+    std::ifstream in("/proc/" + std::to_string(sw.pid()) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+    return 0;
+  }
+  /// SIGTERM; true if the switch exited by itself (status 0) within `bound`.
+  bool terminates_within(milliseconds bound) {
+    kill(sw.pid(), SIGTERM);
+    const auto until = Clock::now() + bound;
+    while (Clock::now() < until) {
+      if (!sw.running()) return sw.status() == 0;
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return false;
+  }
+  std::string dir;
+  ChildProcess sw;
+};
+
+}  // namespace
+
+TEST_F(SwitchProcessTest, HugeDmaRingDoesNotStallTheSwitch) {
+  start();
+  // node0's DMA function, its guest RAM 130 MiB: data at 0, the ring at 128 MiB.
+  constexpr uint64_t kRam = 130ull << 20, kRing = 128ull << 20;
+  constexpr uint32_t kCount = 65535;
+  int ram = sealed_memfd(kRam);
+  ASSERT_GE(ram, 0);
+  {
+    auto* ring = static_cast<uint8_t*>(mmap(nullptr, kCount * 16, PROT_READ | PROT_WRITE, MAP_SHARED, ram, kRing));
+    ASSERT_NE(ring, MAP_FAILED);
+    for (uint32_t i = 0; i < kCount; ++i) {  // every descriptor: 128 MiB - 1 from 0 to 0
+      const uint32_t flags = ntblab::model::dma::kDescValid | ntblab::model::dma::kDescSizeMask;
+      std::memset(ring + i * 16, 0, 16);
+      std::memcpy(ring + i * 16, &flags, 4);
+    }
+    munmap(ring, kCount * 16);
+  }
+  Node dma(dir + "/node0.dma.sock");
+  ASSERT_TRUE(dma.hello("node0", NL_FN_DMA, ram, kRam)) << switch_log();
+  using namespace ntblab::model::dma;
+  ASSERT_TRUE(dma.cfg_write(0x10, 4, 0xE0000000));  // BAR0
+  ASSERT_TRUE(dma.cfg_write(0x04, 2, 0x0006));      // memory space, bus master
+  dma.mmio_write(0, kRingAddrLo, 4, uint32_t(kRing));
+  dma.mmio_write(0, kRingAddrHi, 4, 0);
+  dma.mmio_write(0, kRingNext, 4, uint32_t(kRing));
+  dma.mmio_write(0, kRingCount, 4, kCount);
+  dma.mmio_write(0, kCtrl, 2, kCtrlWriteBackEn | (kDescModeOffChip << kCtrlDescModeShift) | kCtrlStart);
+
+  // Another node is served while the ring runs: each read within a second.
+  Node node1(dir + "/node1.nt.sock");
+  int ram1 = sealed_memfd(4 << 20);
+  const auto t_hello = Clock::now();
+  ASSERT_TRUE(node1.hello("node1", NL_FN_NT, ram1, 4 << 20)) << switch_log();
+  EXPECT_LT(Clock::now() - t_hello, milliseconds(1000));
+  for (int i = 0; i < 10; ++i) {
+    const auto t0 = Clock::now();
+    auto v = node1.cfg_read(0x00, 4, milliseconds(3000));
+    ASSERT_TRUE(v) << "read " << i << " unanswered\n" << switch_log();
+    EXPECT_EQ(*v, 0x87b010b5u);
+    EXPECT_LT(Clock::now() - t0, milliseconds(1000)) << "read " << i;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  // The DMA node itself is answered too, and its channel is still at work.
+  auto ctrl = dma.mmio_read(0, kCtrl, 4, milliseconds(3000));
+  ASSERT_TRUE(ctrl);
+  EXPECT_TRUE(*ctrl & (uint32_t(kCtrl2InProgress) << 16)) << std::hex << *ctrl;
+
+  // SIGTERM is honoured mid-ring.
+  EXPECT_TRUE(terminates_within(milliseconds(3000))) << switch_log();
+  close(ram);
+  close(ram1);
+}
