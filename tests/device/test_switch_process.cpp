@@ -276,3 +276,36 @@ TEST_F(SwitchProcessTest, HugeDmaRingDoesNotStallTheSwitch) {
   close(ram);
   close(ram1);
 }
+
+TEST_F(SwitchProcessTest, OutOfDescriptorsBacksOffAndRecovers) {
+  start();
+  // Leave the switch three descriptors, then take them with Ethernet hub ports.
+  rlimit lim{};
+  ASSERT_EQ(prlimit(sw.pid(), RLIMIT_NOFILE, nullptr, &lim), 0);
+  const size_t base = open_fds();
+  lim.rlim_cur = base + 3;
+  ASSERT_EQ(prlimit(sw.pid(), RLIMIT_NOFILE, &lim, nullptr), 0);
+  std::vector<int> hub;
+  for (int i = 0; i < 10; ++i) hub.push_back(connect_unix(dir + "/eth.sock"));  // some wait in the queue
+  for (int i = 0; i < 100 && open_fds() < base + 3; ++i) std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_GE(open_fds(), base + 3);  // the hub took what was left (some ports wait in its queue)
+  // A node arrives now: its connection waits in the listener's queue.
+  GoodNode node(dir);
+  ASSERT_TRUE(node.link.connected());
+  std::this_thread::sleep_for(milliseconds(200));
+
+  const double cpu0 = cpu_seconds();
+  std::this_thread::sleep_for(milliseconds(1500));
+  const double used = cpu_seconds() - cpu0;
+  EXPECT_LT(used, 0.3) << "the switch spins on listeners it cannot accept from";
+  EXPECT_TRUE(sw.running());
+
+  for (int fd : hub) close(fd);  // descriptors free up: the waiting node is served
+  EXPECT_TRUE(node.link.hello("node0", NL_FN_NT, node.ram, GoodNode::kRam)) << switch_log();
+  auto v = node.link.cfg_read(0x00, 4);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, 0x87b010b5u);
+  EXPECT_NE(switch_log().find("node0: cannot accept a connection (Too many open files)"), std::string::npos)
+      << switch_log();
+  EXPECT_TRUE(terminates_within(milliseconds(3000)));
+}
