@@ -21,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -307,5 +308,140 @@ TEST_F(SwitchProcessTest, OutOfDescriptorsBacksOffAndRecovers) {
   EXPECT_EQ(*v, 0x87b010b5u);
   EXPECT_NE(switch_log().find("node0: cannot accept a connection (Too many open files)"), std::string::npos)
       << switch_log();
+  EXPECT_TRUE(terminates_within(milliseconds(3000)));
+}
+
+namespace {
+/// One round of hostile traffic on a random link of node1 (or the hub, or
+/// node0's occupied NT socket), chosen by `rng`.
+void hostile_round(const std::string& dir, std::mt19937_64& rng) {
+  static const char* kTargets[] = {"node1.nt.sock", "node1.dma.sock", "eth.sock", "node0.nt.sock"};
+  auto pick = [&](uint64_t n) { return rng() % n; };
+  const std::string target = kTargets[pick(4)];
+  const bool dma = target == "node1.dma.sock";
+  Node n(dir + "/" + target);
+  if (!n.connected()) return;
+  std::vector<uint8_t> junk(1 + pick(9000));
+  for (auto& b : junk) b = uint8_t(rng());
+  switch (pick(7)) {
+    case 0:  // noise
+      n.send_raw(junk);
+      break;
+    case 1: {  // a header of any type and length, then noise
+      nl_hdr h{uint16_t(pick(12)), 0, uint32_t(pick(2) ? pick(9000) : rng()), 0, 0, 0};
+      std::vector<uint8_t> b(sizeof h);
+      std::memcpy(b.data(), &h, sizeof h);
+      b.insert(b.end(), junk.begin(), junk.end());
+      n.send_raw(b);
+      break;
+    }
+    case 2:  // part of a header, held for a while
+      n.send_raw(std::vector<uint8_t>(junk.begin(), junk.begin() + long(std::min<size_t>(junk.size(), pick(24)))));
+      std::this_thread::sleep_for(milliseconds(pick(1500)));
+      break;
+    case 3: {  // HELLO with a RAM file that is not sealed (or lies about its size)...
+      int fd = memfd_create("unsealed", MFD_CLOEXEC);
+      if (ftruncate(fd, 1 << 20) == 0 &&
+          n.hello("node1", dma ? NL_FN_DMA : NL_FN_NT, fd, pick(2) ? 1 << 20 : 1ull << 40) &&
+          ftruncate(fd, 0) == 0 && dma) {  // ...shrunk if welcomed, then read by a DMA run
+        using namespace ntblab::model::dma;
+        n.cfg_write(0x10, 4, 0xE0000000);
+        n.cfg_write(0x04, 2, 0x0006);
+        n.mmio_write(0, kRingAddrLo, 4, 0x1000);
+        n.mmio_write(0, kRingNext, 4, 0x1000);
+        n.mmio_write(0, kRingCount, 4, 16);
+        n.mmio_write(0, kCtrl, 2, (kDescModeOffChip << kCtrlDescModeShift) | kCtrlStart);
+      }
+      close(fd);
+      break;
+    }
+    case 4:  // connect and leave
+      break;
+    default: {  // a proper HELLO, then random requests (DMA starts included)
+      const uint64_t ram_size = 1 << 20;
+      int fd = sealed_memfd(ram_size);
+      if (fd < 0) return;
+      void* p = mmap(nullptr, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      if (p != MAP_FAILED) {
+        for (size_t i = 0; i < ram_size / 8; ++i) static_cast<uint64_t*>(p)[i] = rng();
+        munmap(p, ram_size);
+      }
+      if (n.hello("node1", dma ? NL_FN_DMA : NL_FN_NT, fd, ram_size)) {
+        if (dma) {
+          n.cfg_write(0x10, 4, 0xE0000000);
+          n.cfg_write(0x04, 2, 0x0006);
+        }
+        const int requests = int(pick(200));
+        for (int i = 0; i < requests; ++i) {
+          switch (pick(5)) {
+            case 0: n.cfg_write(uint32_t(pick(4096)), 1u << pick(3), uint32_t(rng())); break;
+            case 1: n.send(NL_CFG_READ, nl_cfg_read{uint32_t(i), uint32_t(pick(4096)), 1u << pick(3), 0}); break;
+            case 2: n.mmio_write(unsigned(pick(6)), dma ? 0x200 + pick(0x40) : pick(1 << 18), 1u << pick(3),
+                                 uint32_t(rng())); break;
+            case 3: n.send(NL_MMIO_READ, nl_mmio_read{uint32_t(i), uint32_t(pick(6)), pick(1 << 18), 1u << pick(4), 0}); break;
+            default: n.mmio_write(0, ntblab::model::dma::kCtrl, 2, uint32_t(rng())); break;  // START, pause, abort...
+          }
+        }
+        n.recv(milliseconds(pick(50)));  // read a little, or not
+        if (pick(4) == 0) n.send(NL_BYE, std::array<uint8_t, 0>{});
+      }
+      close(fd);
+      break;
+    }
+  }
+}
+}  // namespace
+
+TEST_F(SwitchProcessTest, SoakWithMalformedTrafficKeepsServingAndLeaksNothing) {
+  start({"--hello-timeout-ms", "1000"});
+  GoodNode good(dir);
+  ASSERT_TRUE(good.link.hello("node0", NL_FN_NT, good.ram, GoodNode::kRam)) << switch_log();
+  ASSERT_TRUE(good.link.cfg_read(0x00, 4));
+  std::this_thread::sleep_for(milliseconds(200));
+  const size_t fds_before = open_fds();
+  const uint64_t rss_before = rss_kib();
+
+  std::atomic<bool> stop{false};
+  std::atomic<unsigned> rounds{0};
+  std::vector<std::thread> clients;
+  for (unsigned t = 0; t < 4; ++t)
+    clients.emplace_back([&, t] {
+      std::mt19937_64 rng(0x5eed0000 + t);
+      while (!stop) {
+        hostile_round(dir, rng);
+        ++rounds;
+      }
+    });
+  const auto until = Clock::now() + std::chrono::seconds(25);
+  milliseconds worst{0};
+  int unanswered = 0;
+  while (Clock::now() < until) {
+    const auto t0 = Clock::now();
+    auto v = good.link.cfg_read(0x00, 4, milliseconds(3000));
+    if (!v || *v != 0x87b010b5u) ++unanswered;
+    worst = std::max(worst, std::chrono::duration_cast<milliseconds>(Clock::now() - t0));
+    if (!sw.running()) break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  stop = true;
+  for (auto& c : clients) c.join();
+  ASSERT_TRUE(sw.running()) << switch_log();
+  EXPECT_EQ(unanswered, 0);
+  EXPECT_LT(worst, milliseconds(1000));
+  EXPECT_GT(rounds, 100u);
+
+  // Everything the storm opened is closed again (the HELLO deadline is 1 s).
+  for (int i = 0; i < 300 && open_fds() != fds_before; ++i) std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_EQ(open_fds(), fds_before) << switch_log().substr(0, 4000);
+  EXPECT_LT(rss_kib(), rss_before + 64 * 1024) << "RSS " << rss_before << " KiB -> " << rss_kib() << " KiB";
+  auto v = good.link.cfg_read(0x00, 4);
+  ASSERT_TRUE(v);
+  std::ifstream log(dir + "/switch.log");
+  std::string text((std::istreambuf_iterator<char>(log)), {});
+  EXPECT_LT(text.size(), 200u * 1024) << "the log is throttled";
+  EXPECT_NE(text.find("similar messages suppressed"), std::string::npos);
+  std::cout << rounds << " hostile rounds; slowest good read " << worst.count() << " ms; fds " << fds_before
+            << " -> " << open_fds() << "; RSS " << rss_before << " -> " << rss_kib() << " KiB; log "
+            << text.size() << " bytes\n";
   EXPECT_TRUE(terminates_within(milliseconds(3000)));
 }
