@@ -11,11 +11,11 @@ using model::Function;
 namespace {
 // A DMA run works in slices between which the server serves every other link
 // (docs/node-link-protocol.md, "What the switch refuses"). A slice stops after
-// this many descriptors, or once this many bytes were copied (a descriptor,
-// once begun, completes: 128 MiB at most). Rings of ordinary size finish
+// this many descriptors, or once this many bytes were copied, inside a
+// descriptor if need be (a few ms of work). Rings of ordinary size finish
 // inside the START write, as before.
 constexpr uint32_t kDmaSliceDescriptors = 4096;
-constexpr uint64_t kDmaSliceBytes = 16u << 20;
+constexpr uint64_t kDmaSliceBytes = 4u << 20;
 }  // namespace
 
 ModelBackend::ModelBackend(model::Cluster& cluster, std::vector<LinkTarget> links)

@@ -109,7 +109,7 @@ class Node {
     nl_hello h{};
     h.magic = NL_MAGIC;
     h.version = NL_VERSION;
-    std::strncpy(h.node, node, NL_NAME_LEN);
+    std::memcpy(h.node, node, std::min(std::strlen(node), size_t{NL_NAME_LEN}));
     h.function = function;
     h.n_ram = 1;
     h.n_fds = 1;
@@ -259,14 +259,17 @@ TEST_F(SwitchProcessTest, HugeDmaRingDoesNotStallTheSwitch) {
   const auto t_hello = Clock::now();
   ASSERT_TRUE(node1.hello("node1", NL_FN_NT, ram1, 4 << 20)) << switch_log();
   EXPECT_LT(Clock::now() - t_hello, milliseconds(1000));
+  milliseconds worst{0};
   for (int i = 0; i < 10; ++i) {
     const auto t0 = Clock::now();
     auto v = node1.cfg_read(0x00, 4, milliseconds(3000));
     ASSERT_TRUE(v) << "read " << i << " unanswered\n" << switch_log();
     EXPECT_EQ(*v, 0x87b010b5u);
-    EXPECT_LT(Clock::now() - t0, milliseconds(1000)) << "read " << i;
+    worst = std::max(worst, std::chrono::duration_cast<milliseconds>(Clock::now() - t0));
     std::this_thread::sleep_for(milliseconds(100));
   }
+  EXPECT_LT(worst, milliseconds(1000));
+  std::cout << "slowest read while the ring runs: " << worst.count() << " ms\n";
   // The DMA node itself is answered too, and its channel is still at work.
   auto ctrl = dma.mmio_read(0, kCtrl, 4, milliseconds(3000));
   ASSERT_TRUE(ctrl);
