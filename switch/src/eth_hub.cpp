@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -42,7 +43,7 @@ EthHub::~EthHub() {
   if (write(stopfd_, &one, sizeof one) < 0) {
   }
   thread_.join();
-  for (Port& p : ports_)
+  for (auto& [id, p] : ports_)
     if (p.fd >= 0) close(p.fd);
   close(listen_fd_);
   close(stopfd_);
@@ -50,79 +51,110 @@ EthHub::~EthHub() {
   unlink(path_.c_str());
 }
 
-void EthHub::drop_port(size_t i) {
-  if (ports_[i].fd < 0) return;
-  epoll_ctl(epfd_, EPOLL_CTL_DEL, ports_[i].fd, nullptr);
-  close(ports_[i].fd);
-  ports_[i].fd = -1;
-  ports_[i].in.clear();
+void EthHub::drop_port(Port& p) {
+  if (p.fd < 0) return;
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, p.fd, nullptr);
+  close(p.fd);
+  p.fd = -1;
+  p.in.clear();
 }
 
-void EthHub::forward(size_t from, const uint8_t* frame, size_t len) {
+void EthHub::forward(uint64_t from, const uint8_t* frame, size_t len) {
   ++frames_;
   uint32_t be = htonl(uint32_t(len));
-  for (size_t i = 0; i < ports_.size(); ++i) {
-    if (i == from || ports_[i].fd < 0) continue;
+  for (auto& [id, p] : ports_) {
+    if (id == from || p.fd < 0) continue;
     iovec iov[2] = {{&be, 4}, {const_cast<uint8_t*>(frame), len}};
     msghdr mh{};
     mh.msg_iov = iov;
     mh.msg_iovlen = 2;
     // All or nothing: a partial frame would desynchronize the stream, so a
     // port whose buffer is full loses this frame; one that errors is closed.
-    ssize_t w = sendmsg(ports_[i].fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t w = sendmsg(p.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w == ssize_t(4 + len)) continue;
     if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       ++dropped_;
       continue;
     }
-    drop_port(i);  // partial write or error
+    drop_port(p);  // partial write or error
   }
 }
 
+void EthHub::accept_port() {
+  int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (fd < 0) {
+    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+      // Out of descriptors: the connection stays queued and the listener
+      // readable. Stop polling it for a while instead of spinning.
+      epoll_ctl(epfd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+      listen_paused_until_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+    }
+    return;
+  }
+  int sz = 4 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+  const uint64_t id = next_id_++;
+  ports_.emplace(id, Port{fd, {}});
+  epoll_event ev{EPOLLIN, {.u64 = id}};
+  epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
+}
+
+void EthHub::read_port(uint64_t id) {
+  auto it = ports_.find(id);
+  if (it == ports_.end() || it->second.fd < 0) return;
+  Port& p = it->second;
+  uint8_t buf[65536];
+  ssize_t r = read(p.fd, buf, sizeof buf);
+  if (r <= 0) {
+    if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    drop_port(p);
+    return;
+  }
+  p.in.insert(p.in.end(), buf, buf + r);
+  size_t pos = 0;
+  while (p.in.size() - pos >= 4) {
+    uint32_t len;
+    std::memcpy(&len, p.in.data() + pos, 4);
+    len = ntohl(len);
+    if (len == 0 || len > kMaxFrame) {  // not a frame stream: close this port
+      drop_port(p);
+      return;
+    }
+    if (p.in.size() - pos < 4 + len) break;
+    forward(id, p.in.data() + pos + 4, len);
+    pos += 4 + len;
+  }
+  p.in.erase(p.in.begin(), p.in.begin() + long(pos));
+}
+
 void EthHub::loop() {
+  using Clock = std::chrono::steady_clock;
   epoll_event evs[16];
   for (;;) {
-    int n = epoll_wait(epfd_, evs, 16, -1);
+    int timeout = -1;
+    if (listen_paused_until_ != Clock::time_point{}) {
+      auto ms = std::chrono::ceil<std::chrono::milliseconds>(listen_paused_until_ - Clock::now()).count();
+      timeout = int(std::max<long long>(ms, 0));
+    }
+    int n = epoll_wait(epfd_, evs, 16, timeout);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return;
     for (int k = 0; k < n; ++k) {
       uint64_t tag = evs[k].data.u64;
       if (tag == kStopTag) return;
-      if (tag == kListenTag) {
-        int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd < 0) continue;
-        int sz = 4 << 20;
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
-        ports_.push_back({fd, {}});
-        epoll_event ev{EPOLLIN, {.u64 = ports_.size() - 1}};
-        epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
-        continue;
-      }
-      size_t i = size_t(tag);
-      Port& p = ports_[i];
-      uint8_t buf[65536];
-      ssize_t r = read(p.fd, buf, sizeof buf);
-      if (r <= 0) {
-        if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-        drop_port(i);
-        continue;
-      }
-      p.in.insert(p.in.end(), buf, buf + r);
-      size_t pos = 0;
-      while (p.in.size() - pos >= 4) {
-        uint32_t len;
-        std::memcpy(&len, p.in.data() + pos, 4);
-        len = ntohl(len);
-        if (len == 0 || len > kMaxFrame) {  // not a frame stream: close this port
-          drop_port(i);
-          break;
-        }
-        if (p.in.size() - pos < 4 + len) break;
-        forward(i, p.in.data() + pos + 4, len);
-        pos += 4 + len;
-      }
-      if (ports_[i].fd >= 0) p.in.erase(p.in.begin(), p.in.begin() + long(pos));
+      if (tag == kListenTag) accept_port();
+      else read_port(tag);
     }
+    if (listen_paused_until_ != Clock::time_point{} && Clock::now() >= listen_paused_until_) {
+      listen_paused_until_ = {};
+      epoll_event ev{EPOLLIN, {.u64 = kListenTag}};
+      epoll_ctl(epfd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+    }
+    // Closed ports leave the table here, after the round, so no event of this
+    // round refers to a port that is gone (their ids are not reused).
+    for (auto it = ports_.begin(); it != ports_.end();)
+      it = it->second.fd < 0 ? ports_.erase(it) : std::next(it);
+    live_ports_ = ports_.size();
   }
 }
 

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +24,8 @@ class EthHub {
 
   uint64_t frames() const { return frames_; }
   uint64_t dropped() const { return dropped_; }
+  /// Ports connected now (closed ones are removed).
+  size_t ports() const { return live_ports_; }
 
  private:
   struct Port {
@@ -29,12 +33,18 @@ class EthHub {
     std::vector<uint8_t> in;
   };
   void loop();
-  void forward(size_t from, const uint8_t* frame, size_t len);
-  void drop_port(size_t i);
+  void accept_port();
+  void read_port(uint64_t id);
+  void forward(uint64_t from, const uint8_t* frame, size_t len);
+  void drop_port(Port& p);  // closes it; removed from ports_ at the end of the round
 
   std::string path_;
   int listen_fd_ = -1, epfd_ = -1, stopfd_ = -1;
-  std::vector<Port> ports_;
+  std::map<uint64_t, Port> ports_;  // by id, the port's epoll tag; ids are never reused
+  uint64_t next_id_ = 0;
+  /// accept() ran out of file descriptors: the listener is not polled until then.
+  std::chrono::steady_clock::time_point listen_paused_until_{};
+  std::atomic<size_t> live_ports_{0};
   std::atomic<uint64_t> frames_{0}, dropped_{0};
   std::thread thread_;
 };

@@ -1,13 +1,59 @@
 #include "guest_ram.h"
 
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 
 namespace ntblab::sw {
+
+namespace {
+// The guard of the copy this thread is doing, if any. The handler jumps back
+// into guarded_copy() only when the fault happened inside one.
+thread_local sigjmp_buf* t_guard = nullptr;
+struct sigaction g_previous_sigbus;
+
+void on_sigbus(int, siginfo_t*, void*) {
+  if (sigjmp_buf* guard = t_guard) {
+    t_guard = nullptr;
+    siglongjmp(*guard, 1);
+  }
+  // Not a guarded copy: put the previous disposition back and return; the
+  // faulting instruction runs again and takes that action (normally: death).
+  sigaction(SIGBUS, &g_previous_sigbus, nullptr);
+}
+
+void install_sigbus_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = on_sigbus;
+    // SA_NODEFER: SIGBUS is not blocked while the handler runs, so jumping out
+    // of it leaves the thread's signal mask as it was (sigsetjmp need not save it).
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &g_previous_sigbus);
+  });
+}
+}  // namespace
+
+bool guarded_copy(void* dst, const void* src, size_t len) {
+  install_sigbus_handler();
+  sigjmp_buf guard;
+  if (sigsetjmp(guard, 0) != 0) return false;  // came back from on_sigbus
+  t_guard = &guard;
+  std::atomic_signal_fence(std::memory_order_seq_cst);  // no access moves out of the guard
+  std::memcpy(dst, src, len);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  t_guard = nullptr;
+  return true;
+}
 
 GuestRam::GuestRam(const nl_hello& hello, std::vector<int> fds) : fds_(std::move(fds)) {
   auto fail = [&](unsigned i, const std::string& why) {
@@ -20,6 +66,10 @@ GuestRam::GuestRam(const nl_hello& hello, std::vector<int> fds) : fds_(std::move
     if (r.fd_index >= fds_.size()) fail(i, "fd_index " + std::to_string(r.fd_index) + " not attached");
     struct stat st {};
     if (fstat(fds_[r.fd_index], &st) != 0) fail(i, std::string("fstat: ") + std::strerror(errno));
+    // A file that can shrink could turn a mapped page into SIGBUS at any time.
+    const int seals = fcntl(fds_[r.fd_index], F_GET_SEALS);
+    if (seals < 0 || !(seals & F_SEAL_SHRINK))
+      fail(i, "guest RAM file not sealed against shrinking (use memory-backend-memfd, seal=on)");
     uint64_t file_size = static_cast<uint64_t>(st.st_size);
     if (r.size == 0 || r.fd_offset > file_size || r.size > file_size - r.fd_offset)
       fail(i, "region of " + std::to_string(r.size) + " bytes at file offset " +
@@ -59,17 +109,19 @@ uint8_t* GuestRam::translate(uint64_t addr, size_t len) {
 }
 
 bool GuestRam::read(uint64_t addr, void* dst, size_t len) {
-  uint8_t* p = translate(addr, len);
+  uint8_t* p = faults_ ? nullptr : translate(addr, len);
   if (!p) return false;
-  std::memcpy(dst, p, len);
-  return true;
+  if (guarded_copy(dst, p, len)) return true;
+  ++faults_;
+  return false;
 }
 
 bool GuestRam::write(uint64_t addr, const void* src, size_t len) {
-  uint8_t* p = translate(addr, len);
+  uint8_t* p = faults_ ? nullptr : translate(addr, len);
   if (!p) return false;
-  std::memcpy(p, src, len);
-  return true;
+  if (guarded_copy(p, src, len)) return true;
+  ++faults_;
+  return false;
 }
 
 uint64_t GuestRam::size() const {

@@ -31,6 +31,9 @@ int sc_main(int argc, char** argv) {
   app.add_option("--socket-dir", socket_dir, "where to create the node-link sockets")->required();
   app.add_option("--stats", stats_path, "write the model's statistics here (JSON) on exit");
   app.add_option("--log", log_path, "log file (default: stderr)");
+  unsigned hello_timeout_ms = 5000;
+  app.add_option("--hello-timeout-ms", hello_timeout_ms,
+                 "close a connection that has not completed HELLO within this time (default 5000)");
   CLI11_PARSE(app, argc, argv);
 
   // If whoever started us dies, so do we: no switch process is left behind.
@@ -68,6 +71,7 @@ int sc_main(int argc, char** argv) {
     sw::ModelBackend backend(cluster, targets);
     sw::Server server(endpoints, backend);
     backend.set_server(&server);
+    server.hello_timeout = std::chrono::milliseconds(hello_timeout_ms);
     server.log = [&](const std::string& line) { logger->info("{}", line); };
     logger->info("{}: {} nodes, {} links, listening in {}", scenario.name, config.nodes.size(),
                  endpoints.size(), socket_dir);

@@ -8,10 +8,21 @@ namespace ntblab::sw {
 
 using model::Function;
 
+namespace {
+// A DMA run works in slices between which the server serves every other link
+// (docs/node-link-protocol.md, "What the switch refuses"). A slice stops after
+// this many descriptors, or once this many bytes were copied, inside a
+// descriptor if need be (a few ms of work). Rings of ordinary size finish
+// inside the START write, as before.
+constexpr uint32_t kDmaSliceDescriptors = 4096;
+constexpr uint64_t kDmaSliceBytes = 4u << 20;
+}  // namespace
+
 ModelBackend::ModelBackend(model::Cluster& cluster, std::vector<LinkTarget> links)
     : cluster_(cluster), links_(std::move(links)), node_ram_(cluster.size()),
       link_up_(links_.size(), false), start_(std::chrono::steady_clock::now()) {
   cluster_.set_time_source([this] { return wall_ns(); });
+  cluster_.set_dma_slice(kDmaSliceDescriptors, kDmaSliceBytes);
   cluster_.on_irq = [this](unsigned node, Function fn, bool level) {
     int l = link_of(node, fn);
     if (l >= 0 && server_) server_->send_irq(unsigned(l), level);
@@ -23,6 +34,8 @@ double ModelBackend::wall_ns() const {
 }
 
 uint64_t ModelBackend::now_ns() const { return uint64_t(cluster_.now_ns()); }
+
+bool ModelBackend::run_slice() { return cluster_.run_dma(); }
 
 int ModelBackend::link_of(unsigned node, Function fn) const {
   for (size_t i = 0; i < links_.size(); ++i)

@@ -30,6 +30,7 @@ class ModelBackend : public NodeBackend {
   void mmio_write(unsigned link, unsigned bar, uint64_t offset, const uint8_t* data, uint32_t size) override;
   void detach(unsigned link) override;
   uint64_t now_ns() const override;
+  bool run_slice() override;
 
   /// Wall-clock ns since the backend started (the free-running time base).
   double wall_ns() const;

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -24,9 +25,12 @@ std::runtime_error sys_error(const std::string& what) {
 }
 }  // namespace
 
+using Clock = std::chrono::steady_clock;
+
 struct Server::Conn {
   int fd = -1;
   bool welcomed = false;
+  Clock::time_point hello_deadline;
   FrameDecoder in{true};
   FrameEncoder out;
   std::vector<uint8_t> pending;  // bytes not yet written
@@ -41,6 +45,7 @@ Server::Server(std::vector<NodeEndpoint> nodes, NodeBackend& backend)
   epoll_event ev{EPOLLIN, {.u64 = kStop}};
   epoll_ctl(epfd_, EPOLL_CTL_ADD, stopfd_, &ev);
   conns_.resize(nodes_.size());
+  listen_paused_until_.resize(nodes_.size());
   for (unsigned i = 0; i < nodes_.size(); ++i) {
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) throw sys_error("socket");
@@ -94,8 +99,9 @@ int Server::run(bool handle_signals) {
   }
   signal(SIGPIPE, SIG_IGN);
   epoll_event evs[16];
+  bool busy = false;  // the backend has work in progress: poll, do not sleep
   while (!stopping_) {
-    int n = epoll_wait(epfd_, evs, 16, -1);
+    int n = epoll_wait(epfd_, evs, 16, busy ? 0 : next_timeout_ms());
     if (n < 0) {
       if (errno == EINTR) continue;
       throw sys_error("epoll_wait");
@@ -113,26 +119,71 @@ int Server::run(bool handle_signals) {
         if (evs[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(node);
       }
     }
+    on_timers();
+    // One slice of long work (a DMA run) per round: every link and the signals
+    // are served between two slices.
+    if (!stopping_) busy = backend_.run_slice();
   }
   for (unsigned i = 0; i < conns_.size(); ++i)
     if (conns_[i]) close_node(i, "switch shutting down");
+  throttle_.flush(log, true);
   if (sigfd >= 0) close(sigfd);
   return 0;
 }
 
+void Server::note(unsigned node, const char* kind, const std::string& line) {
+  throttle_.log(nodes_[node].name + " " + kind, line, log);
+}
+
+int Server::next_timeout_ms() const {
+  Clock::time_point next = Clock::time_point::max();
+  for (const auto& c : conns_)
+    if (c && !c->welcomed) next = std::min(next, c->hello_deadline);
+  for (const auto& t : listen_paused_until_)
+    if (t != Clock::time_point{}) next = std::min(next, t);
+  if (next == Clock::time_point::max()) return -1;
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(next - Clock::now()).count();
+  return int(std::clamp<long long>(ms, 0, 60000));
+}
+
+void Server::on_timers() {
+  const Clock::time_point now = Clock::now();
+  for (unsigned i = 0; i < listen_fds_.size(); ++i) {
+    if (listen_paused_until_[i] == Clock::time_point{} || now < listen_paused_until_[i]) continue;
+    listen_paused_until_[i] = {};
+    epoll_event ev{EPOLLIN, {.u64 = kListen | i}};
+    epoll_ctl(epfd_, EPOLL_CTL_ADD, listen_fds_[i], &ev);
+  }
+  for (unsigned i = 0; i < conns_.size(); ++i)
+    if (conns_[i] && !conns_[i]->welcomed && now >= conns_[i]->hello_deadline)
+      close_node(i, "no HELLO within " + std::to_string(hello_timeout.count()) + " ms");
+  throttle_.flush(log, false, now);
+}
+
 void Server::accept_on(unsigned node) {
   int fd = accept4(listen_fds_[node], nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-  if (fd < 0) return;
+  if (fd < 0) {
+    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+      // The connection stays queued and the listener readable: stop polling it
+      // for a while, or this loop would spin until a descriptor frees up.
+      epoll_ctl(epfd_, EPOLL_CTL_DEL, listen_fds_[node], nullptr);
+      listen_paused_until_[node] = Clock::now() + accept_backoff;
+      note(node, "accept", nodes_[node].name + ": cannot accept a connection (" + std::strerror(errno) +
+                               "), retrying in " + std::to_string(accept_backoff.count()) + " ms");
+    }
+    return;
+  }
   if (conns_[node]) {  // one link per node: refuse a second device
-    log(nodes_[node].name + ": second connection refused");
+    note(node, "refused", nodes_[node].name + ": second connection refused");
     close(fd);
     return;
   }
   conns_[node] = std::make_unique<Conn>();
   conns_[node]->fd = fd;
+  conns_[node]->hello_deadline = Clock::now() + hello_timeout;
   epoll_event ev{EPOLLIN, {.u64 = kConn | node}};
   epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
-  log(nodes_[node].name + ": device connected");
+  note(node, "connected", nodes_[node].name + ": device connected");
 }
 
 void Server::on_readable(unsigned node) {
@@ -140,7 +191,9 @@ void Server::on_readable(unsigned node) {
   if (!c) return;
   uint8_t buf[65536];
   std::vector<int> fds;
-  for (;;) {
+  // At most 16 reads (1 MiB) per turn: a link that never stops sending must not
+  // keep the others waiting; epoll reports it readable again next round.
+  for (unsigned reads = 0; reads < 16; ++reads) {
     iovec iov{buf, sizeof buf};
     alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * NL_MAX_RAM_REGIONS)];
     msghdr mh{};
@@ -212,7 +265,7 @@ void Server::on_readable(unsigned node) {
         c->welcomed = true;
         send(node, NL_WELCOME, &*w, sizeof *w);
         if (!conns_[node]) return;
-        log(nodes_[node].name + ": welcomed");
+        note(node, "welcomed", nodes_[node].name + ": welcomed");
         continue;
       }
       if (!c->welcomed) {
@@ -312,7 +365,7 @@ void Server::send_irq(unsigned node, bool level) {
 void Server::close_node(unsigned node, const std::string& why) {
   std::unique_ptr<Conn> c = std::move(conns_[node]);
   if (!c) return;
-  log(nodes_[node].name + ": link closed: " + why);
+  note(node, "closed", nodes_[node].name + ": link closed: " + why);
   epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
   close(c->fd);
   if (c->welcomed) backend_.detach(node);

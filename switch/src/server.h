@@ -4,6 +4,7 @@
 // cluster costs no CPU.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -13,6 +14,7 @@
 
 #include "guest_ram.h"
 #include "link_codec.h"
+#include "log_throttle.h"
 
 namespace ntblab::sw {
 
@@ -35,6 +37,10 @@ class NodeBackend {
   virtual void detach(unsigned link) = 0;
   /// Modelled time now, stamped on outgoing messages.
   virtual uint64_t now_ns() const { return 0; }
+  /// Work in progress that outlives a request (a DMA run): do one bounded slice
+  /// of it. Called by the server between rounds of events; return true while
+  /// some remains (the server then polls its sockets without sleeping).
+  virtual bool run_slice() { return false; }
 };
 
 /// One node link: a PCI function of a node, and where it connects.
@@ -58,8 +64,15 @@ class Server {
   /// Raise or lower a node's INTx (called by the backend, from inside run()).
   void send_irq(unsigned link, bool level);
   bool connected(unsigned link) const;
-  /// Log sink: one line per event worth a person's attention.
+  /// Log sink: one line per event worth a person's attention. Lines about
+  /// links are rate-limited per node and kind of event (LogThrottle).
   std::function<void(const std::string&)> log = [](const std::string&) {};
+  /// A connection that has not completed its HELLO this long after it was
+  /// accepted is closed, so a stalled client cannot hold the node's link slot.
+  std::chrono::milliseconds hello_timeout{5000};
+  /// When accept() fails for want of file descriptors (or memory), the
+  /// listener is not polled for this long (else the loop would spin on it).
+  std::chrono::milliseconds accept_backoff{100};
 
  private:
   struct Conn;
@@ -70,12 +83,21 @@ class Server {
   void send(unsigned link, uint16_t type, const void* body, uint32_t len);
   void close_node(unsigned link, const std::string& why);
   void update_interest(unsigned link);
+  /// Throttled log line about a link; `kind` is a fixed word, never device text.
+  void note(unsigned link, const char* kind, const std::string& line);
+  /// epoll_wait timeout: until the next HELLO deadline or listener resume, or -1.
+  int next_timeout_ms() const;
+  /// Closes links past their HELLO deadline, polls paused listeners again.
+  void on_timers();
 
   std::vector<NodeEndpoint> nodes_;
   NodeBackend& backend_;
   int epfd_ = -1;
   int stopfd_ = -1;  // eventfd
   std::vector<int> listen_fds_;
+  /// Per listener: not polled until then (accept backoff); {} = polled.
+  std::vector<std::chrono::steady_clock::time_point> listen_paused_until_;
+  LogThrottle throttle_;
   std::vector<std::unique_ptr<Conn>> conns_;
   bool stopping_ = false;
 };

@@ -62,3 +62,32 @@ TEST(EthHub, FramesReachEveryOtherPort) {
   EXPECT_EQ(hub.frames(), 3u);
   close(a), close(b), close(c);
 }
+
+TEST(EthHub, ClosedPortsAreRemoved) {
+  std::string path = "/tmp/ntblab-hub-churn-" + std::to_string(getpid()) + ".sock";
+  EthHub hub(path);
+  int a = connect_to(path), b = connect_to(path);
+  auto wait_ports = [&](size_t n) {
+    for (int i = 0; i < 1000 && hub.ports() != n; ++i) usleep(2000);
+    return hub.ports();
+  };
+  EXPECT_EQ(wait_ports(2), 2u);
+  for (int i = 0; i < 20000; ++i) {  // connect and go away, over and over
+    int fd = connect_to(path);
+    if (i % 3 == 1) {  // not a frame stream: the hub closes the port itself
+      uint32_t huge = htonl(1u << 30);
+      ASSERT_EQ(write(fd, &huge, 4), 4);
+    } else if (i % 3 == 2) {  // half a length word, then gone
+      ASSERT_EQ(write(fd, "\0\0", 2), 2);
+    }
+    close(fd);
+    if (i % 1000 == 999) ASSERT_LE(wait_ports(2), 2u) << "after " << i + 1 << " cycles";
+  }
+  EXPECT_EQ(wait_ports(2), 2u);
+  send_frame(a, "still a hub");  // the live ports still talk
+  EXPECT_EQ(recv_frame(b), "still a hub");
+  close(a);
+  EXPECT_EQ(wait_ports(1), 1u);
+  close(b);
+  EXPECT_EQ(wait_ports(0), 0u);
+}

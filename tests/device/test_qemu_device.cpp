@@ -199,6 +199,9 @@ TEST_F(QemuDeviceTest, SwitchThatDiesLeavesALinkDownNotAHang) {
   Qtest q(dir, dir + "/node0.nt.sock");
   Qtest peer(dir, dir + "/node1.nt.sock", "node1");  // back to back: the link needs both chips' hosts
   ASSERT_TRUE(q.connected() && peer.connected()) << q.log() << peer.log();
+  // QEMU answers qtest only once its devices are realized, i.e. once the peer's
+  // HELLO was welcomed: without this read the link could still be down here.
+  peer.readl(Qtest::cfg(0x00));
   q.place_bar0();
   uint32_t cap = 0x68;  // the model's PCIe capability
   EXPECT_NE((q.readl(Qtest::cfg(cap + 0x10)) >> 16) & 0x3F0, 0u);  // Link Status: width while up

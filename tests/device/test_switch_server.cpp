@@ -1,12 +1,14 @@
 // The switch process's server against a scripted device: handshake, reads,
 // posted writes into shared guest RAM, interrupts, and malformed or hostile
 // devices — which lose their own link and nothing else.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -71,7 +73,8 @@ class RecordingBackend : public NodeBackend {
 /// A minimal device end of a node link, blocking, for tests.
 class TestDevice {
  public:
-  explicit TestDevice(const std::string& path) {
+  /// `sealed`: the RAM file carries the seals QEMU's memory-backend-memfd sets.
+  explicit TestDevice(const std::string& path, bool sealed = true) {
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un sa{};
     sa.sun_family = AF_UNIX;
@@ -82,8 +85,9 @@ class TestDevice {
     }
     timeval tv{5, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ramfd = memfd_create("guest-ram", MFD_CLOEXEC);
+    ramfd = memfd_create("guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     EXPECT_EQ(ftruncate(ramfd, kRamSize), 0);
+    if (sealed) EXPECT_EQ(fcntl(ramfd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL), 0);
     ram = static_cast<uint8_t*>(mmap(nullptr, kRamSize, PROT_READ | PROT_WRITE, MAP_SHARED, ramfd, 0));
   }
   ~TestDevice() {
@@ -146,14 +150,20 @@ struct ServerFixture : ::testing::Test {
       std::lock_guard<std::mutex> g(log_mu);
       log += s + "\n";
     };
+    server->hello_timeout = std::chrono::milliseconds(300);
     backend.server = server.get();
     thread = std::thread([this] { server->run(false); });
   }
   void TearDown() override {
-    server->stop();
-    thread.join();
+    shutdown();
     server.reset();
     rmdir(dir.c_str());
+  }
+  void shutdown() {
+    if (stopped) return;
+    server->stop();
+    thread.join();
+    stopped = true;
   }
   std::string logged() {
     std::lock_guard<std::mutex> g(log_mu);
@@ -167,6 +177,7 @@ struct ServerFixture : ::testing::Test {
   RecordingBackend backend;
   std::unique_ptr<Server> server;
   std::thread thread;
+  bool stopped = false;
   std::mutex log_mu;
   std::string log;
 };
@@ -295,6 +306,116 @@ TEST_F(ServerFixture, HelloIsCheckedBeforeAnythingIsMapped) {
   }
   EXPECT_EQ(backend.writes, 0);
   EXPECT_EQ(backend.detached[0], 0);  // never attached, so never detached
+}
+
+TEST_F(ServerFixture, GuestRamThatCanShrinkIsRefused) {
+  {
+    TestDevice d(dir + "/node0.sock", /*sealed=*/false);
+    d.send(NL_HELLO, d.hello("node0"), d.ramfd);
+    auto m = d.recv();
+    ASSERT_TRUE(m);
+    ASSERT_EQ(m->hdr.type, NL_REJECT);
+    EXPECT_NE(std::string(m->as<nl_reject>().reason).find("not sealed against shrinking"), std::string::npos)
+        << m->as<nl_reject>().reason;
+    EXPECT_FALSE(d.recv());  // and closed
+  }
+  EXPECT_TRUE(wait_for([&] { return logged().find("node0: link closed: rejected") != std::string::npos; }));
+  EXPECT_EQ(backend.detached[0], 0);
+  TestDevice good(dir + "/node0.sock");  // a sealed file is welcome
+  welcome(good, "node0");
+}
+
+TEST(GuestRamGuard, BusErrorFailsTheCopyNotTheProcess) {
+  const size_t page = size_t(sysconf(_SC_PAGESIZE));
+  int fd = memfd_create("shrinking", MFD_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, off_t(4 * page)), 0);
+  auto* p = static_cast<uint8_t*>(mmap(nullptr, 4 * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  std::vector<uint8_t> buf(2 * page, 0x5A);
+  EXPECT_TRUE(guarded_copy(p, buf.data(), buf.size()));
+  ASSERT_EQ(ftruncate(fd, off_t(page)), 0);  // what a hostile node could do to an unsealed file
+  EXPECT_TRUE(guarded_copy(buf.data(), p, page));       // still inside the file
+  EXPECT_FALSE(guarded_copy(buf.data(), p, 2 * page));  // reads past its end: SIGBUS, caught
+  EXPECT_FALSE(guarded_copy(p + page, buf.data(), 16)); // writes past its end too
+  EXPECT_FALSE(guarded_copy(buf.data(), p + 3 * page, 1));
+  EXPECT_TRUE(guarded_copy(buf.data(), p, 64));         // and the guard is re-armed each time
+  std::thread other([&] { EXPECT_FALSE(guarded_copy(buf.data(), p + 2 * page, 8)); });  // per thread
+  other.join();
+  munmap(p, 4 * page);
+  close(fd);
+}
+
+TEST(GuestRamGuard, UnsealedFileIsNotMapped) {
+  int fd = memfd_create("unsealed", MFD_CLOEXEC);
+  ASSERT_EQ(ftruncate(fd, off_t(kRamSize)), 0);
+  nl_hello h{};
+  h.n_ram = 1;
+  h.n_fds = 1;
+  h.ram[0] = {0, kRamSize, 0, 0, 0};
+  EXPECT_THROW(GuestRam(h, {fd}), std::runtime_error);  // takes (and closes) the fd
+}
+
+TEST_F(ServerFixture, ClientThatNeverFinishesHelloLosesTheSlot) {
+  TestDevice stalled(dir + "/node0.sock");
+  std::vector<uint8_t> partial(10, 0);  // less than a header, then nothing
+  stalled.send_raw(partial);
+  const auto t0 = std::chrono::steady_clock::now();
+  timeval tv{3, 0};
+  setsockopt(stalled.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char x;
+  EXPECT_EQ(read(stalled.fd, &x, 1), 0) << "closed by the switch, not timed out here";
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(waited, std::chrono::milliseconds(250));
+  EXPECT_LT(waited, std::chrono::milliseconds(2000));
+  EXPECT_TRUE(wait_for([&] { return logged().find("node0: link closed: no HELLO within 300 ms") != std::string::npos; }))
+      << logged();
+  TestDevice good(dir + "/node0.sock");  // the slot is free for the real device
+  welcome(good, "node0");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a welcomed link has no deadline
+  good.send(NL_CFG_READ, nl_cfg_read{9, 0, 4, 0});
+  auto c = good.recv();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->as<nl_completion>().tag, 9u);
+}
+
+TEST_F(ServerFixture, RepeatedBadConnectionsAreLoggedThrottled) {
+  for (int i = 0; i < 300; ++i) {
+    TestDevice d(dir + "/node1.sock");
+    d.send(NL_MMIO_READ, nl_mmio_read{1, 0, 0, 4, 0});  // a request before HELLO
+    EXPECT_FALSE(d.recv());
+  }
+  TestDevice good(dir + "/node0.sock");  // another node's lines are not suppressed
+  welcome(good, "node0");
+  EXPECT_TRUE(wait_for([&] { return logged().find("node0: welcomed") != std::string::npos; })) << logged();
+  const std::string l = logged();
+  size_t lines = std::count(l.begin(), l.end(), '\n');
+  EXPECT_LT(lines, 40u) << l;  // 600 events on node1: 10 lines per kind per window
+  EXPECT_NE(l.find("node0: device connected"), std::string::npos) << l;
+  shutdown();  // at shutdown the suppressed lines are summed up
+  EXPECT_NE(log.find("node1 closed: 290 similar messages suppressed"), std::string::npos) << log;
+  EXPECT_NE(log.find("node1 connected: 290 similar messages suppressed"), std::string::npos) << log;
+}
+
+TEST(LogThrottle, BurstThenSummaryPerKeyAndWindow) {
+  using namespace std::chrono;
+  LogThrottle t(3, seconds(10));
+  std::vector<std::string> out;
+  auto sink = [&](const std::string& s) { out.push_back(s); };
+  const auto t0 = LogThrottle::Clock::now();
+  for (int i = 0; i < 100; ++i) t.log("a", "a" + std::to_string(i), sink, t0 + milliseconds(i));
+  t.log("b", "b0", sink, t0 + milliseconds(200));
+  EXPECT_EQ(out, (std::vector<std::string>{"a0", "a1", "a2", "b0"}));
+  t.flush(sink, false, t0 + seconds(5));  // window not over: nothing yet
+  EXPECT_EQ(out.size(), 4u);
+  t.log("a", "late", sink, t0 + seconds(11));  // next window: summary, then the line
+  ASSERT_EQ(out.size(), 6u);
+  EXPECT_EQ(out[4], "a: 97 similar messages suppressed");
+  EXPECT_EQ(out[5], "late");
+  for (int i = 0; i < 5; ++i) t.log("a", "x", sink, t0 + seconds(12));
+  t.flush(sink, true);
+  EXPECT_EQ(out.back(), "a: 3 similar messages suppressed");
+  EXPECT_EQ(t.suppressed(), 100u);
 }
 
 TEST_F(ServerFixture, DeviceThatVanishesIsDetached) {

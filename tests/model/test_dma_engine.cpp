@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <set>
 
 #include <tlm_utils/simple_initiator_socket.h>
@@ -604,4 +605,140 @@ TEST(DmaEngine, ResetReturnsToPowerOnState) {
   EXPECT_EQ(b.dma.mmio_read(0, kRingCount, 4), 0u);
   EXPECT_EQ(b.dma.cfg_read(0, 0x04, 2), 0u);
   EXPECT_EQ(b.dma.stats(0).descriptors_completed, 1u) << "statistics survive reset";
+}
+
+TEST(DmaEngine, SlicedRunGivesTheSameResultOverSeveralCalls) {
+  // The same ring on three channels: in one call, in slices of 3 descriptors,
+  // in slices of 1 KiB. Same copies, write-backs, interrupt, stats and
+  // modelled duration. (One elaboration per process: one bench, set_slice.)
+  Bench b(1 << 20, {}, sc_time(100, SC_NS));
+  const uint64_t src = kRamBase + 0x10000;
+  b.fill(src, 40 * 512, 3);
+  auto run = [&](unsigned fn, uint32_t slice_desc, uint64_t slice_bytes) {
+    b.dma.set_slice(slice_desc, slice_bytes);
+    PlxDriver drv(b, fn, kRamBase + kRingOffset + fn * 0x1000, 64);
+    drv.alloc();
+    b.dma.mmio_write(fn, kIntrCtrl, 2, kIntrErrorEn);
+    const uint64_t dst = kRamBase + 0x40000 + fn * 0x10000;
+    for (unsigned i = 0; i < 40; ++i) drv.memcpy(dst + i * 512, src + i * 512, 512, i == 39);
+    const size_t irqs_before = b.irqs.size();
+    drv.issue_pending();
+    unsigned calls = 1;
+    while (b.dma.running(fn)) {
+      EXPECT_TRUE(b.dma.mmio_read(fn, kCtrl, 4) & (1u << 30)) << "in progress between slices";
+      if (b.dma.stats(fn).descriptors_completed < 40) {
+        EXPECT_EQ(b.irqs.size(), irqs_before) << "no interrupt before the last descriptor";
+      }
+      b.dma.resume();
+      ++calls;
+    }
+    EXPECT_FALSE(b.dma.resume());
+    EXPECT_FALSE(b.dma.mmio_read(fn, kCtrl, 4) & (1u << 30));
+    auto res = drv.process();
+    EXPECT_EQ(res.size(), 40u);
+    EXPECT_TRUE(std::all_of(res.begin(), res.end(), [](auto& r) { return r.ok; }));
+    EXPECT_TRUE(b.same(dst, src, 40 * 512));
+    EXPECT_EQ(b.irqs.size(), irqs_before + 1);  // raised once, by the last descriptor
+    EXPECT_EQ(drv.isr(), kStatusDescDone);
+    EXPECT_EQ(b.dma.stats(fn).descriptors_completed, 40u);
+    EXPECT_EQ(b.dma.stats(fn).bytes_copied, 40u * 512);
+    return std::make_pair(calls, b.dma.stats(fn).busy_time);
+  };
+  const auto whole = run(0, 0, 0);
+  EXPECT_EQ(whole.first, 1u);
+  const auto by_desc = run(1, 3, 0);
+  EXPECT_EQ(by_desc.first, 14u);  // 40 descriptors and the invalid 41st: 13 slices of 3, one of 2
+  EXPECT_EQ(by_desc.second, whole.second);
+  const auto by_bytes = run(2, 0, 1024);
+  EXPECT_EQ(by_bytes.first, 21u);  // two 512-byte descriptors per slice, then the invalid one
+  EXPECT_EQ(by_bytes.second, whole.second);
+}
+
+TEST(DmaEngine, PauseActsBetweenSlices) {
+  DmaConfig cfg;
+  cfg.slice_descriptors = 2;
+  Bench b(1 << 20, cfg);
+  PlxDriver drv(b, 0, kRamBase + kRingOffset, 16);
+  drv.alloc();
+  for (unsigned i = 0; i < 10; ++i) drv.memcpy(kRamBase + 0x20000, kRamBase + 0x10000, 64, false);
+  drv.issue_pending();
+  EXPECT_TRUE(b.dma.running(0));
+  EXPECT_EQ(drv.process().size(), 2u);
+  EXPECT_TRUE(drv.stop());  // plx_dma's graceful pause: done at once, between slices
+  EXPECT_FALSE(b.dma.running(0));
+  EXPECT_FALSE(b.dma.resume());
+  EXPECT_EQ(drv.process().size(), 0u);
+  EXPECT_EQ(b.dma.stats(0).descriptors_completed, 2u);
+}
+
+TEST(DmaEngine, ByteSlicesStopInsideADescriptorAndGoOnFromThere) {
+  // One 1 MiB descriptor: whole on channel 0, in 64 KiB slices on channel 3.
+  Bench b(8 << 20, {}, sc_time(100, SC_NS));
+  const uint64_t src = kRamBase + 0x100000;
+  b.fill(src, 1 << 20, 5);
+  auto run = [&](unsigned fn, uint64_t slice_bytes) {
+    b.dma.set_slice(0, slice_bytes);
+    PlxDriver drv(b, fn, kRamBase + kRingOffset + fn * 0x1000, 16);
+    drv.alloc();
+    const uint64_t dst = kRamBase + 0x200000 + fn * 0x100000;
+    drv.memcpy(dst, src, 1 << 20, true);
+    drv.issue_pending();
+    unsigned calls = 1;
+    while (b.dma.running(fn)) {
+      if (b.dma.stats(fn).descriptors_completed == 0) {
+        EXPECT_TRUE(drv.flags(0) & kDescValid) << "no write-back before the last byte";
+        EXPECT_EQ(b.dma.stats(fn).bytes_copied, 0u);
+      }
+      b.dma.resume();
+      ++calls;
+    }
+    auto res = drv.process();
+    EXPECT_EQ(res.size(), 1u);
+    if (res.size() == 1) {
+      EXPECT_TRUE(res[0].ok);
+      EXPECT_EQ(res[0].residue, 0u);
+    }
+    EXPECT_TRUE(b.same(dst, src, 1 << 20));
+    EXPECT_EQ(drv.isr(), kStatusDescDone);
+    EXPECT_EQ(b.dma.stats(fn).bytes_copied, 1u << 20);
+    return std::make_pair(calls, b.dma.stats(fn).busy_time);
+  };
+  const auto whole = run(0, 0);
+  EXPECT_EQ(whole.first, 1u);
+  const auto sliced = run(3, 64 * 1024);
+  EXPECT_EQ(sliced.first, 17u);  // 16 chunks, then the fetch of the invalid next descriptor
+  EXPECT_EQ(sliced.second, whole.second);
+}
+
+TEST(DmaEngine, PauseAndAbortInsideASlicedDescriptor) {
+  DmaConfig cfg;
+  cfg.slice_bytes = 64 * 1024;
+  Bench b(2 << 20, cfg);
+  PlxDriver pause(b, 0, kRamBase + kRingOffset, 16);
+  pause.alloc();
+  pause.memcpy(kRamBase + 0x100000, kRamBase + 0x40000, 256 * 1024, false);
+  pause.memcpy(kRamBase + 0x100000, kRamBase + 0x40000, 64, false);
+  pause.issue_pending();
+  ASSERT_TRUE(b.dma.running(0));
+  b.dma.mmio_write(0, kCtrl, 2, kCtrlWriteBackEn | (kDescModeOffChip << 5) | kCtrlGracefulPause);
+  EXPECT_TRUE(b.dma.running(0)) << "the pause waits for the end of the descriptor";
+  EXPECT_FALSE(b.dma.mmio_read(0, kCtrl, 4) & kCtrlGracefulPauseDone);
+  while (b.dma.resume()) {
+  }
+  EXPECT_TRUE(b.dma.mmio_read(0, kCtrl, 4) & kCtrlGracefulPauseDone);
+  EXPECT_EQ(pause.process().size(), 1u);
+  EXPECT_TRUE(pause.flags(1) & kDescValid) << "the next descriptor was not begun";
+
+  PlxDriver abort(b, 1, kRamBase + kRingOffset + 0x1000, 16);
+  abort.alloc();
+  abort.memcpy(kRamBase + 0x180000, kRamBase + 0x40000, 256 * 1024, false);
+  abort.issue_pending();
+  ASSERT_TRUE(b.dma.running(1));
+  b.dma.mmio_write(1, kCtrl, 2, kCtrlAbort | kCtrlWriteBackEn | (kDescModeOffChip << 5));
+  EXPECT_FALSE(b.dma.running(1));
+  EXPECT_TRUE(b.dma.mmio_read(1, kCtrl, 4) & kCtrlAbortDone);
+  EXPECT_FALSE(b.dma.resume());
+  EXPECT_TRUE(abort.flags(0) & kDescValid) << "an aborted descriptor is not written back";
+  EXPECT_EQ(b.dma.stats(1).bytes_copied, 64u * 1024);  // what reached the destination
+  EXPECT_EQ(b.dma.stats(1).descriptors_completed, 0u);
 }

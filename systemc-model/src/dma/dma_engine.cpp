@@ -102,6 +102,7 @@ void DmaEngine::reset() {
     c.regs.reset();
     c.cfg.reset();
     c.running = false;
+    c.cur = {};
     c.since_start = 0;
     update_irq(fn, sc_core::sc_time_stamp());
   }
@@ -197,8 +198,11 @@ void DmaEngine::ctrl_written(unsigned fn, uint16_t written, sc_time at) {
   Channel& c = ch_[fn];
   c.time = std::max(c.time, at);
   if (written & kCtrlAbort) {
-    // Abort acts at once: between descriptors (the model never stops inside one).
+    // Abort acts at once. Between descriptors, or inside one that a slice left
+    // unfinished: that descriptor stays valid, part of its data copied.
     c.running = false;
+    c.stats.bytes_copied += c.cur.res.bytes;
+    c.cur = {};
     c.regs.set(rel(kCtrl2), reg16(fn, kCtrl2) & ~kCtrl2InProgress);
     c.regs.set(rel(kCtrl), reg16(fn, kCtrl) | kCtrlAbortDone);
     if (reg16(fn, kIntrCtrl) & kIntrAbortDoneEn) raise_status(fn, kStatusAbortDone);
@@ -207,8 +211,9 @@ void DmaEngine::ctrl_written(unsigned fn, uint16_t written, sc_time at) {
   if (written & kCtrlStart) {
     start(fn);
   } else if (written & kCtrlGracefulPause) {
-    // Idle, or running between descriptors: the pause completes now.
-    stop(fn, Stop::Paused);
+    // Idle, or running between descriptors: the pause completes now. Inside a
+    // descriptor (a slice ended in it) it completes once that one is done.
+    if (!c.cur.active) stop(fn, Stop::Paused);
   }
 }
 
@@ -243,11 +248,31 @@ bool DmaEngine::run(sc_time budget) {
   return any;
 }
 
+void DmaEngine::set_slice(uint32_t descriptors, uint64_t bytes) {
+  config_.slice_descriptors = descriptors;
+  config_.slice_bytes = bytes;
+}
+
+bool DmaEngine::resume() {
+  bool any = false;
+  for (unsigned fn = 0; fn < kChannels; ++fn) {
+    if (!ch_[fn].running) continue;
+    advance(fn, sc_core::sc_max_time());
+    any = any || ch_[fn].running;
+  }
+  return any;
+}
+
 void DmaEngine::advance(unsigned fn, sc_time until) {
   Channel& c = ch_[fn];
-  while (c.running && c.time < until) {
+  const uint64_t bound = config_.slice_bytes ? config_.slice_bytes : ~0ull;
+  uint64_t moved = 0;
+  for (uint32_t n = 0; c.running && c.time < until; ++n) {
+    // The slice is spent: the channel stays running, in progress, for the next call.
+    if (config_.slice_descriptors && n >= config_.slice_descriptors) break;
+    if (moved >= bound) break;
     const sc_time t0 = c.time;
-    Stop why = step(fn);
+    Stop why = step(fn, bound - moved, moved);
     c.stats.busy_time += c.time - t0;
     if (why != Stop::None) stop(fn, why);
   }
@@ -258,6 +283,12 @@ void DmaEngine::stop(unsigned fn, Stop why) {
   c.running = false;
   c.regs.set(rel(kCtrl2), reg16(fn, kCtrl2) & ~kCtrl2InProgress);
   const uint16_t enables = reg16(fn, kIntrCtrl);
+  // A graceful pause asked for inside a descriptor, and the run ended for
+  // another reason right after it: the engine is idle, so the pause is done too.
+  if (why != Stop::Paused && why != Stop::None && (reg16(fn, kCtrl) & kCtrlGracefulPause)) {
+    c.regs.set(rel(kCtrl), reg16(fn, kCtrl) | kCtrlGracefulPauseDone);
+    if (enables & kIntrPauseDoneEn) raise_status(fn, kStatusPauseDone);
+  }
   switch (why) {
     case Stop::Invalid:
       c.regs.set(rel(kCtrl), reg16(fn, kCtrl) | kCtrlDescInvalid);
@@ -279,36 +310,49 @@ void DmaEngine::stop(unsigned fn, Stop why) {
 
 // --- Descriptor processing --------------------------------------------------
 
-DmaEngine::Stop DmaEngine::step(unsigned fn) {
+DmaEngine::Stop DmaEngine::step(unsigned fn, uint64_t budget, uint64_t& moved) {
   Channel& c = ch_[fn];
   RegFile& r = c.regs;
-  if (reg16(fn, kCtrl) & kCtrlGracefulPause) return Stop::Paused;
-  const uint32_t count = r.get(rel(kRingCount));
-  if (count == 0) return Stop::Error;
-  // One pass over the ring per START at most: without write-back (or with a
-  // ring the driver never invalidates) the engine would otherwise cycle forever.
-  if (c.since_start >= count) return Stop::PassLimit;
+  Current& d = c.cur;
+  if (!d.active) {
+    if (reg16(fn, kCtrl) & kCtrlGracefulPause) return Stop::Paused;
+    const uint32_t count = r.get(rel(kRingCount));
+    if (count == 0) return Stop::Error;
+    // One pass over the ring per START at most: without write-back (or with a
+    // ring the driver never invalidates) the engine would otherwise cycle forever.
+    if (c.since_start >= count) return Stop::PassLimit;
 
-  const uint32_t pos = r.get(rel(kRingNext)) - r.get(rel(kRingAddrLo));  // modulo 2^32
-  const uint32_t index = pos / kDescBytes;
-  if (index >= count) {
-    ++c.stats.fetch_errors;
-    return Stop::Error;  // RING_NEXT outside the ring
+    const uint32_t pos = r.get(rel(kRingNext)) - r.get(rel(kRingAddrLo));  // modulo 2^32
+    const uint32_t index = pos / kDescBytes;
+    if (index >= count) {
+      ++c.stats.fetch_errors;
+      return Stop::Error;  // RING_NEXT outside the ring
+    }
+    const uint64_t desc_addr = ring_base(fn) + uint64_t(index) * kDescBytes;
+
+    uint8_t desc[kDescBytes];
+    if (!transfer(fn, tlm::TLM_READ_COMMAND, desc_addr, desc, kDescBytes, false, c.time, c.time)) {
+      ++c.stats.fetch_errors;
+      return Stop::Error;
+    }
+    const uint32_t flags = le32(desc);
+    if (!(flags & kDescValid)) return Stop::Invalid;
+
+    d = Current{};
+    d.active = true;
+    d.index = index;
+    d.count = count;
+    d.flags = flags;
+    d.size = flags & kDescSizeMask;
+    d.desc_addr = desc_addr;
+    d.dst = uint64_t(le16(desc + 4)) << 32 | le32(desc + 8);
+    d.src = uint64_t(le16(desc + 6)) << 32 | le32(desc + 12);
+    c.time += config_.timing.per_descriptor;
+    d.read_done = d.write_done = c.time;
   }
-  const uint64_t desc_addr = ring_base(fn) + uint64_t(index) * kDescBytes;
-
-  uint8_t desc[kDescBytes];
-  if (!transfer(fn, tlm::TLM_READ_COMMAND, desc_addr, desc, kDescBytes, false, c.time, c.time)) {
-    ++c.stats.fetch_errors;
-    return Stop::Error;
-  }
-  const uint32_t flags = le32(desc);
-  if (!(flags & kDescValid)) return Stop::Invalid;
-
-  const uint64_t dst = uint64_t(le16(desc + 4)) << 32 | le32(desc + 8);
-  const uint64_t src = uint64_t(le16(desc + 6)) << 32 | le32(desc + 12);
-  c.time += config_.timing.per_descriptor;
-  const CopyResult res = copy(fn, dst, src, flags & kDescSizeMask);
+  if (!copy(fn, budget, moved)) return Stop::None;  // the slice ended inside this descriptor
+  d.active = false;
+  const CopyResult res = d.res;
   const bool failed = res.read_fail || res.write_fail;
   c.stats.bytes_copied += res.bytes;
   ++(failed ? c.stats.descriptors_failed : c.stats.descriptors_completed);
@@ -319,20 +363,20 @@ DmaEngine::Stop DmaEngine::step(unsigned fn) {
     uint32_t wb = (res.bytes & kDescSizeMask) |
                   (res.read_fail ? kWbReadFail : res.write_fail ? kWbWriteFail : kWbSuccess);
     uint8_t le[4] = {uint8_t(wb), uint8_t(wb >> 8), uint8_t(wb >> 16), uint8_t(wb >> 24)};
-    if (!transfer(fn, tlm::TLM_WRITE_COMMAND, desc_addr, le, 4, false, c.time, c.time)) {
+    if (!transfer(fn, tlm::TLM_WRITE_COMMAND, d.desc_addr, le, 4, false, c.time, c.time)) {
       ++c.stats.fetch_errors;
       return Stop::Error;
     }
   }
-  r.set(rel(kLastAddr), uint32_t(desc_addr));
+  r.set(rel(kLastAddr), uint32_t(d.desc_addr));
   r.set(rel(kLastSize), res.bytes);
   ++c.since_start;
   if (failed && (reg16(fn, kIntrCtrl) & kIntrErrorEn)) raise_status(fn, kStatusError);
-  if (flags & kDescIntWhenDone) raise_status(fn, kStatusDescDone);
+  if (d.flags & kDescIntWhenDone) raise_status(fn, kStatusDescDone);
 
-  uint32_t next = index + 1;
+  uint32_t next = d.index + 1;
   Stop why = Stop::None;
-  if (next == count) {
+  if (next == d.count) {
     next = 0;
     if (reg16(fn, kCtrl) & kCtrlRingStopMode) why = Stop::RingEnd;
   }
@@ -340,30 +384,37 @@ DmaEngine::Stop DmaEngine::step(unsigned fn) {
   return why;
 }
 
-DmaEngine::CopyResult DmaEngine::copy(unsigned fn, uint64_t dst, uint64_t src, uint32_t size) {
+bool DmaEngine::copy(unsigned fn, uint64_t budget, uint64_t& moved) {
   // Two-stage pipeline: chunk i+1 is read while chunk i is written.
   Channel& c = ch_[fn];
-  CopyResult res;
-  sc_time read_done = c.time, write_done = c.time;
-  for (uint32_t done = 0; done < size;) {
-    const uint32_t n = std::min(kCopyChunk, size - done);
-    if (!transfer(fn, tlm::TLM_READ_COMMAND, src + done, bounce_.data(), n, true, read_done,
-                  read_done)) {
-      res.read_fail = true;
+  Current& d = c.cur;
+  uint64_t here = 0;
+  bool finished = true;
+  while (d.res.bytes < d.size) {
+    if (here >= budget) {  // the slice is spent; the next call goes on from here
+      finished = false;
       break;
     }
-    const sc_time issue = std::max(read_done, write_done);
-    if (!transfer(fn, tlm::TLM_WRITE_COMMAND, dst + done, bounce_.data(), n, true, issue,
-                  write_done)) {
-      write_done = issue;
-      res.write_fail = true;
+    const uint32_t done = d.res.bytes;
+    const uint32_t n = std::min(kCopyChunk, d.size - done);
+    if (!transfer(fn, tlm::TLM_READ_COMMAND, d.src + done, bounce_.data(), n, true, d.read_done,
+                  d.read_done)) {
+      d.res.read_fail = true;
       break;
     }
-    done += n;
-    res.bytes = done;
+    const sc_time issue = std::max(d.read_done, d.write_done);
+    if (!transfer(fn, tlm::TLM_WRITE_COMMAND, d.dst + done, bounce_.data(), n, true, issue,
+                  d.write_done)) {
+      d.write_done = issue;
+      d.res.write_fail = true;
+      break;
+    }
+    d.res.bytes = done + n;
+    here += n;
   }
-  c.time = std::max(read_done, write_done);
-  return res;
+  moved += here;
+  c.time = std::max(d.read_done, d.write_done);
+  return finished;
 }
 
 bool DmaEngine::transfer(unsigned fn, tlm::tlm_command cmd, uint64_t addr, void* data,

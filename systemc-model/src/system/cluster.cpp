@@ -240,6 +240,18 @@ bool Cluster::attached(unsigned node) const { return nodes_.at(node)->memory.tar
 NtEndpoint& Cluster::nt(unsigned node) { return nodes_.at(node)->nt; }
 DmaEngine* Cluster::dma(unsigned node) { return nodes_.at(node)->dma.get(); }
 
+void Cluster::set_dma_slice(uint32_t descriptors, uint64_t bytes) {
+  for (auto& n : nodes_)
+    if (n->dma) n->dma->set_slice(descriptors, bytes);
+}
+
+bool Cluster::run_dma() {
+  bool any = false;
+  for (auto& n : nodes_)
+    if (n->dma && n->dma->resume()) any = true;
+  return any;
+}
+
 uint32_t Cluster::cfg_read(unsigned node, Function fn, uint32_t off, unsigned len) {
   Node& n = *nodes_.at(node);
   if (fn == Function::Nt) return n.nt.cfg_read(Side::Virtual, off, len);

@@ -101,6 +101,13 @@ class Cluster : public sc_core::sc_module {
   NtEndpoint& nt(unsigned node);
   DmaEngine* dma(unsigned node);
 
+  /// Bound the work a DMA START (or run_dma()) does in one call; see
+  /// DmaConfig::slice_descriptors. 0, 0 (the default): a START runs to the end.
+  void set_dma_slice(uint32_t descriptors, uint64_t bytes);
+  /// Run one more slice of every DMA channel still running; true if some
+  /// channel is still running afterwards.
+  bool run_dma();
+
   /// Statistics of every component, as JSON (stable keys; see docs).
   nlohmann::json stats() const;
 

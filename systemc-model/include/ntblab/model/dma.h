@@ -18,6 +18,10 @@
 // channel (busy_until(), stats()). With DmaConfig::immediate = false, START only
 // marks the channel running and run() advances it descriptor by descriptor
 // within a time budget; abort and pause then act between descriptors.
+// A slice (DmaConfig::slice_*, set_slice()) bounds the work one call does in
+// either mode: the rest of the run waits for resume() (immediate mode) or the
+// next run(), so an integrator serving other requests is never stuck inside a
+// huge ring (docs/model-dma.md, "Slices").
 //
 // Interrupts: INTx, one line per function (Interrupt Pin B, like the chip). The
 // model has no MSI capability, so Linux's pci_alloc_irq_vectors(..., 1, 1,
@@ -127,6 +131,12 @@ struct DmaConfig {
   /// true: START runs the channel to its stop inside the MMIO write.
   /// false: START marks the channel running; run() advances it.
   bool immediate = true;
+  /// Work bound of one call (START in immediate mode, resume(), run()): at most
+  /// this many descriptors, and no new 64 KiB chunk once this many bytes were
+  /// copied (so a byte bound may stop a call inside a descriptor; the next call
+  /// goes on with it). 0 = no bound.
+  uint32_t slice_descriptors = 0;
+  uint64_t slice_bytes = 0;
   /// Requester IDs (bus << 8 | dev << 3 | fn) put on the engine's requests,
   /// one per function. Default: bus 0, device 0, functions 1..4.
   std::array<uint16_t, dma::kChannels> requester_id{0x0001, 0x0002, 0x0003, 0x0004};
@@ -174,9 +184,16 @@ class DmaEngine : public sc_core::sc_module {
   uint64_t bar0_base(unsigned fn) const;
 
   /// Budgeted mode: advance every running channel until its modelled time
-  /// reaches sc_time_stamp() + budget (a descriptor, once begun, completes).
+  /// reaches sc_time_stamp() + budget (a descriptor, once begun, completes, unless a
+  /// byte slice ends the call inside it).
   /// Returns true if some channel is still running.
   bool run(sc_core::sc_time budget);
+
+  /// Change the slice bounds (see DmaConfig); 0 = no bound.
+  void set_slice(uint32_t descriptors, uint64_t bytes);
+  /// Immediate mode with a slice: run one more slice of every channel a START
+  /// left running. Returns true if some channel is still running.
+  bool resume();
 
   bool running(unsigned fn) const { return ch_.at(fn).running; }
   bool irq_level(unsigned fn) const;
@@ -188,8 +205,22 @@ class DmaEngine : public sc_core::sc_module {
   void reset();
 
  private:
+  struct CopyResult {
+    uint32_t bytes = 0;
+    bool read_fail = false;
+    bool write_fail = false;
+  };
+  /// The descriptor being worked on, kept across calls when a slice ends in it.
+  struct Current {
+    bool active = false;
+    uint32_t index = 0, count = 0, flags = 0, size = 0;
+    uint64_t desc_addr = 0, dst = 0, src = 0;
+    CopyResult res;
+    sc_core::sc_time read_done, write_done;  // the copy pipeline's two stages
+  };
   struct Channel {
     explicit Channel(const RegBlock* regs, const RegBlock* cfg) : regs(regs), cfg(cfg) {}
+    Current cur;
     RegFile regs;
     RegFile cfg;
     bool running = false;
@@ -206,7 +237,8 @@ class DmaEngine : public sc_core::sc_module {
   void start(unsigned fn);
   /// Process descriptors until the channel stops or its time reaches `until`.
   void advance(unsigned fn, sc_core::sc_time until);
-  Stop step(unsigned fn);
+  /// One descriptor, or the part of it that fits in `budget` bytes (added to `moved`).
+  Stop step(unsigned fn, uint64_t budget, uint64_t& moved);
   void stop(unsigned fn, Stop why);
   void raise_status(unsigned fn, uint16_t bits);
   void update_irq(unsigned fn, sc_core::sc_time at);
@@ -215,12 +247,8 @@ class DmaEngine : public sc_core::sc_module {
   /// receives the absolute time it finished (or failed). `bulk` marks data bursts.
   bool transfer(unsigned fn, tlm::tlm_command cmd, uint64_t addr, void* data, unsigned len,
                 bool bulk, sc_core::sc_time issue, sc_core::sc_time& complete);
-  struct CopyResult {
-    uint32_t bytes = 0;
-    bool read_fail = false;
-    bool write_fail = false;
-  };
-  CopyResult copy(unsigned fn, uint64_t dst, uint64_t src, uint32_t size);
+  /// Goes on with the current descriptor's copy; false if `budget` ran out first.
+  bool copy(unsigned fn, uint64_t budget, uint64_t& moved);
 
   uint64_t ring_base(unsigned fn) const;
   uint16_t reg16(unsigned fn, uint32_t off) const;
