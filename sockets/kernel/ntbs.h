@@ -6,6 +6,7 @@
  * ntbs_ctrl.c  connection handshake and control messages
  * ntbs_tx.c    send path: copies into the peer's rings (CPU or dmaengine)
  * ntbs_rx.c    receive path: local rings, credits
+ * ntbs_ring.c  ring and credit primitives: indices, copies, doorbell
  * ntbs_dev.c   NTB client: devices, peers, sessions, doorbells
  * ntbs_proc.c  /proc/net/af_ntb: the address table
  */
@@ -23,15 +24,10 @@
 
 #include "ntbs_wire.h"
 
-/* Module parameters (ntbs_af.c) */
-extern int ntbs_family;
-extern unsigned int ntbs_mw_size;
-extern unsigned int ntbs_ring_size;
-extern unsigned int ntbs_big_rings;
-extern unsigned int ntbs_max_slots;
-extern unsigned int ntbs_poll_us;
-extern unsigned int ntbs_dma_threshold;
-extern bool ntbs_use_dma;
+/* Module parameters used in more than one file */
+extern int ntbs_family;			/* ntbs_af.c */
+extern unsigned int ntbs_ring_size;	/* ntbs_dev.c */
+extern unsigned int ntbs_poll_us;	/* ntbs_ring.c */
 
 /* Session state of one peer */
 enum ntbs_peer_state {
@@ -244,6 +240,12 @@ static inline struct ntbs_sock *ntbs_sk(const struct sock *sk)
 	return (struct ntbs_sock *)sk;
 }
 
+/* A 32-bit cell at @off in our inbound buffer (the peer writes it) */
+static inline __le32 *ntbs_in32(struct ntbs_peer *peer, size_t off)
+{
+	return (__le32 *)((u8 *)peer->in_buf + off);
+}
+
 #define NTBS_TXBUF	(64 * 1024)
 
 /* ntbs_af.c */
@@ -257,17 +259,18 @@ int ntbs_dev_init(void);
 void ntbs_dev_exit(void);
 struct ntbs_peer *ntbs_peer_find(const char *dev, int port);
 void ntbs_peer_put(struct ntbs_peer *peer);
-void ntbs_peer_ring(struct ntbs_peer *peer);
 int ntbs_slot_alloc(struct ntbs_peer *peer, struct ntbs_sock *ns);
 void ntbs_slot_release(struct ntbs_sock *ns);
 void ntbs_peer_reset(struct ntbs_peer *peer);
 void ntbs_dev_show(struct seq_file *m);
+
+/* ntbs_ring.c */
 u32 ntbs_ring_prod(struct ntbs_sock *ns);
 u32 ntbs_ring_cons(struct ntbs_sock *ns);
 bool ntbs_ring_quiet(struct ntbs_sock *ns);
 void ntbs_copy_toio(void __iomem *dst, const void *src, size_t n);
-void ntbs_rx_quiet(struct ntbs_sock *ns, bool on);
 void __iomem *ntbs_out_ring(struct ntbs_sock *ns);
+void ntbs_peer_ring(struct ntbs_peer *peer);
 
 /* ntbs_ctrl.c */
 int ntbs_ctrl_send(struct ntbs_peer *peer, u8 type, struct ntbs_sock *ns);
@@ -289,6 +292,7 @@ void ntbs_tx_free(struct ntbs_sock *ns);
 int ntbs_rx_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 		    int flags);
 u32 ntbs_rx_avail(struct ntbs_sock *ns);
+void ntbs_rx_quiet(struct ntbs_sock *ns, bool on);
 void ntbs_rx_credit(struct ntbs_sock *ns, bool flush);
 
 /* ntbs_proc.c */

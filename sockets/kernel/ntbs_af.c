@@ -27,34 +27,6 @@ int ntbs_family = 27;
 module_param_named(family, ntbs_family, int, 0444);
 MODULE_PARM_DESC(family, "Address family number (default 27, as SDP and SuperSockets)");
 
-unsigned int ntbs_mw_size = 4 << 20;
-module_param_named(mw_size, ntbs_mw_size, uint, 0444);
-MODULE_PARM_DESC(mw_size, "Bytes of each per-peer inbound buffer (default 4 MiB, capped by the window)");
-
-unsigned int ntbs_ring_size = 256 << 10;
-module_param_named(ring_size, ntbs_ring_size, uint, 0444);
-MODULE_PARM_DESC(ring_size, "Bytes of the big receive rings, a power of two (default 256 KiB); the others are an eighth");
-
-unsigned int ntbs_big_rings = 4;
-module_param_named(big_rings, ntbs_big_rings, uint, 0444);
-MODULE_PARM_DESC(big_rings, "Receive rings per peer of ring_size bytes, at most half the buffer (default 4)");
-
-unsigned int ntbs_max_slots = 64;
-module_param_named(max_slots, ntbs_max_slots, uint, 0444);
-MODULE_PARM_DESC(max_slots, "Receive rings per peer, at most 256 (default 64)");
-
-unsigned int ntbs_poll_us = 1000;
-module_param_named(poll_us, ntbs_poll_us, uint, 0644);
-MODULE_PARM_DESC(poll_us, "Microseconds a reader or a writer its credit, polls before sleeping (default 1000, 0 = never)");
-
-unsigned int ntbs_dma_threshold = 8192;
-module_param_named(dma_threshold, ntbs_dma_threshold, uint, 0644);
-MODULE_PARM_DESC(dma_threshold, "Chunks of at least this many bytes are copied by DMA (default 8192, 0 = never)");
-
-bool ntbs_use_dma = true;
-module_param_named(use_dma, ntbs_use_dma, bool, 0444);
-MODULE_PARM_DESC(use_dma, "Request a dmaengine memcpy channel at probe (default 1)");
-
 /*=============================================================================
  * 1. Bind table
  *=============================================================================

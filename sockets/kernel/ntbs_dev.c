@@ -26,6 +26,26 @@
 #define NTBS_SPAD_RECHECK	10	/* ticks between scratchpad reads when up */
 #define NTBS_ALLOC_TRIES	8
 
+static unsigned int ntbs_mw_size = 4 << 20;
+module_param_named(mw_size, ntbs_mw_size, uint, 0444);
+MODULE_PARM_DESC(mw_size, "Bytes of each per-peer inbound buffer (default 4 MiB, capped by the window)");
+
+unsigned int ntbs_ring_size = 256 << 10;
+module_param_named(ring_size, ntbs_ring_size, uint, 0444);
+MODULE_PARM_DESC(ring_size, "Bytes of the big receive rings, a power of two (default 256 KiB); the others are an eighth");
+
+static unsigned int ntbs_big_rings = 4;
+module_param_named(big_rings, ntbs_big_rings, uint, 0444);
+MODULE_PARM_DESC(big_rings, "Receive rings per peer of ring_size bytes, at most half the buffer (default 4)");
+
+static unsigned int ntbs_max_slots = 64;
+module_param_named(max_slots, ntbs_max_slots, uint, 0444);
+MODULE_PARM_DESC(max_slots, "Receive rings per peer, at most 256 (default 64)");
+
+static bool ntbs_use_dma = true;
+module_param_named(use_dma, ntbs_use_dma, bool, 0444);
+MODULE_PARM_DESC(use_dma, "Request a dmaengine memcpy channel at probe (default 1)");
+
 static LIST_HEAD(ntbs_devs);
 static DEFINE_MUTEX(ntbs_devs_lock);
 static struct workqueue_struct *ntbs_wq;
@@ -47,11 +67,8 @@ static const char * const ntbs_state_names[] = {
  *=============================================================================
  */
 
-static int ntbs_in_widx(struct ntbs_dev *nd, int pidx)
-{
-	/* Window 0 of each peer (multi-port hardware has one per peer) */
-	return 0;
-}
+/* Inbound: window 0 of each peer (multi-port hardware has one per peer) */
+#define NTBS_IN_WIDX	0
 
 static int ntbs_out_widx(struct ntbs_dev *nd, int pidx)
 {
@@ -93,7 +110,7 @@ static int ntbs_size_for(struct ntbs_dev *nd, int pidx, size_t *size,
 	resource_size_t addr_align, size_align, size_max;
 	int ret;
 
-	ret = ntb_mw_get_align(nd->ntb, pidx, ntbs_in_widx(nd, pidx),
+	ret = ntb_mw_get_align(nd->ntb, pidx, NTBS_IN_WIDX,
 			       &addr_align, &size_align, &size_max);
 	if (ret)
 		return ret;
@@ -147,7 +164,7 @@ static int ntbs_alloc_inbound(struct ntbs_peer *peer, size_t size,
 	memset(peer->in_buf, 0, size);
 	ntbs_layout(size, &peer->lay);
 
-	ret = ntb_mw_set_trans(ntb, peer->pidx, ntbs_in_widx(peer->ndev, peer->pidx),
+	ret = ntb_mw_set_trans(ntb, peer->pidx, NTBS_IN_WIDX,
 			       peer->in_dma, size);
 	if (ret) {
 		dev_err(&ntb->dev, "af_ntb: mw_set_trans peer %d: %d\n",
@@ -167,7 +184,7 @@ static void ntbs_free_inbound(struct ntbs_peer *peer)
 
 	if (!peer->alloc_buf)
 		return;
-	ntb_mw_clear_trans(ntb, peer->pidx, ntbs_in_widx(peer->ndev, peer->pidx));
+	ntb_mw_clear_trans(ntb, peer->pidx, NTBS_IN_WIDX);
 	dma_free_coherent(ntb_get_dma_dev(ntb), peer->alloc_size,
 			  peer->alloc_buf, peer->alloc_dma);
 	peer->alloc_buf = NULL;
@@ -220,108 +237,7 @@ static int ntbs_map_out(struct ntbs_peer *peer, size_t size)
 }
 
 /*=============================================================================
- * 2. Ring helpers used by the data path
- *=============================================================================
- */
-
-static inline __le32 *ntbs_in32(struct ntbs_peer *peer, size_t off)
-{
-	return (__le32 *)((u8 *)peer->in_buf + off);
-}
-
-/**
- * ntbs_ring_prod() - bytes the peer has written into our ring so far
- * @ns: socket with a receive slot; caller holds peer->io_rwsem for reading
- *
- * Return: the producer index (free-running, modulo 2^32).
- */
-u32 ntbs_ring_prod(struct ntbs_sock *ns)
-{
-	if (ns->rx_frozen)
-		return ns->rx_final;
-	return le32_to_cpu(READ_ONCE(*ntbs_in32(ns->peer,
-				NTBS_OFF_PROD + 4 * ns->rx_slot)));
-}
-
-/**
- * ntbs_ring_cons() - bytes the peer has consumed from its ring for us
- * @ns: connected socket; caller holds peer->io_rwsem for reading
- *
- * Return: the consumer index the peer last wrote back (our send credit).
- */
-u32 ntbs_ring_cons(struct ntbs_sock *ns)
-{
-	return le32_to_cpu(READ_ONCE(*ntbs_in32(ns->peer,
-				NTBS_OFF_CONS + 4 * ns->tx_slot)));
-}
-
-/**
- * ntbs_copy_toio() - CPU copy through the window
- * @dst:	destination in the window
- * @src:	source
- * @n:		bytes
- *
- * Every store is a separate PCIe write (and, under emulation, a separate
- * exit to the device model), so the bulk goes eight bytes at a time, where
- * memcpy_toio() stores four.  The unaligned tail is written first: the lab's
- * QEMU device coalesces contiguous posted writes into 4 KiB messages and
- * (as of this writing) overruns its buffer when a store narrower than eight
- * bytes ends a full one, so a narrow store never follows a long contiguous
- * run here.  The order of stores within a copy does not matter: the reader
- * looks at the data only after the producer index, written after a barrier.
- */
-void ntbs_copy_toio(void __iomem *dst, const void *src, size_t n)
-{
-	const u8 *s = src;
-	size_t head = min_t(size_t, n, (8 - ((unsigned long)dst & 7)) & 7);
-	size_t body = (n - head) & ~7UL;
-	size_t i;
-
-	for (i = head + body; i < n; i++)
-		writeb(s[i], dst + i);
-	for (i = 0; i < head; i++)
-		writeb(s[i], dst + i);
-	if (body)
-		__iowrite64_copy(dst + head, s + head, body / 8);
-}
-
-/**
- * ntbs_ring_quiet() - is the peer's reader polling the ring we write?
- * @ns: connected socket; caller holds peer->io_rwsem for reading
- *
- * Return: true while the peer's reader polls its ring, so that data needs
- * no doorbell.
- */
-bool ntbs_ring_quiet(struct ntbs_sock *ns)
-{
-	return READ_ONCE(*ntbs_in32(ns->peer,
-				    NTBS_OFF_QUIET + 4 * ns->tx_slot)) != 0;
-}
-
-/**
- * ntbs_out_ring() - the peer's ring for this connection, in the window
- * @ns: connected socket; caller holds peer->io_rwsem for reading
- *
- * Return: the mapped address of the ring's first byte.
- */
-void __iomem *ntbs_out_ring(struct ntbs_sock *ns)
-{
-	return ns->peer->out + ntbs_ring_off(&ns->peer->p_lay, ns->tx_slot);
-}
-
-/**
- * ntbs_peer_ring() - ring the peer's doorbell
- * @peer: peer; the caller holds io_rwsem for reading
- */
-void ntbs_peer_ring(struct ntbs_peer *peer)
-{
-	struct ntbs_dev *nd = peer->ndev;
-
-	ntb_peer_db_set(nd->ntb, BIT_ULL(nd->db_out));
-}
-
-/*=============================================================================
- * 3. Slots
+ * 2. Slots
  *=============================================================================
  */
 
@@ -418,7 +334,7 @@ void ntbs_peer_put(struct ntbs_peer *peer)
 }
 
 /*=============================================================================
- * 4. Sessions
+ * 3. Sessions
  *=============================================================================
  */
 
@@ -654,7 +570,7 @@ static void ntbs_peer_work(struct work_struct *work)
 }
 
 /*=============================================================================
- * 5. NTB context operations
+ * 4. NTB context operations
  *=============================================================================
  */
 
@@ -702,7 +618,7 @@ static void ntbs_poll_work(struct work_struct *work)
 }
 
 /*=============================================================================
- * 6. Client probe and remove
+ * 5. Client probe and remove
  *=============================================================================
  */
 

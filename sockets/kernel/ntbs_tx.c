@@ -25,11 +25,16 @@
 #include <linux/dma-mapping.h>
 #include <linux/dmaengine.h>
 #include <linux/io.h>
+#include <linux/moduleparam.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/clock.h>
 #include <linux/slab.h>
 
 #include "ntbs.h"
+
+static unsigned int ntbs_dma_threshold = 8192;
+module_param_named(dma_threshold, ntbs_dma_threshold, uint, 0644);
+MODULE_PARM_DESC(dma_threshold, "Chunks of at least this many bytes are copied by DMA (default 8192, 0 = never)");
 
 /* A DMA transfer is awaited spinning this long, then sleeping */
 #define NTBS_DMA_SPIN_NS	(2 * NSEC_PER_MSEC)
