@@ -6,7 +6,8 @@
 # the project: driver/ and sockets/kernel/.  Exits non-zero on any error,
 # warning or check.
 #
-# usage: driver/checkpatch.sh [FILE...]   (default: all of them)
+# usage: driver/checkpatch.sh [FILE|DIR...]   (default: all of them; a DIR
+#        stands for the *.[ch] files under it)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,7 +22,16 @@ ntblab_ksrc_extract "$src" scripts/checkpatch.pl scripts/spelling.txt \
 cp=$src/linux-source-6.1/scripts/checkpatch.pl
 
 if [ $# -gt 0 ]; then
-	files=("$@")
+	files=()
+	for a in "$@"; do
+		case $a in /*) p=$a ;; *) p=$top/$a ;; esac
+		if [ -d "$p" ]; then
+			mapfile -t -O "${#files[@]}" files < <(find "$p" \
+				-name '*.[ch]' -type f | sort)
+		else
+			files+=("$a")
+		fi
+	done
 else
 	mapfile -t files < <(cd "$top" && find driver sockets/kernel \
 		-name '*.[ch]' -type f 2>/dev/null | sort)
