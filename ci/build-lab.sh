@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build (or reuse from the cache) everything a lab cluster needs:
-#   QEMU with the pex8749 devices, the guest image, Linux's NTB modules and our
-#   driver (and the socket family once it is there), and the guests' module
+#   QEMU with the pex8749 devices, the guest image, Linux's NTB modules, our
+#   driver and the socket family module (af_ntb), and the guests' module
 #   tree: Debian's modules plus ours, depmod'ed, which each guest binds over
 #   /lib/modules (kernel parameter ntblab.modroot=) so that modprobe works there.
 # Every step caches under ${NTBLAB_CACHE:-/var/cache/ntblab} and skips what is
@@ -30,10 +30,8 @@ image=$(quiet "$root/guest/build-guest.sh")
 rel=$(cat "$cache/guest/kernel.release")
 say "lab: NTB modules for $rel"
 mods=$(quiet "$root/driver/build.sh" --rel "$rel")
-if [ -x "$root/sockets/build.sh" ]; then
-    say "lab: socket family module"
-    quiet "$root/sockets/build.sh" --out "$mods" >/dev/null
-fi
+say "lab: socket family module"
+quiet "$root/sockets/build.sh" --out "$mods" >/dev/null
 
 # The guests' module tree: hard links to Debian's modules, ours in updates/.
 ktree="$cache/guest/kernel/$rel/root/lib/modules/$rel"
