@@ -15,6 +15,7 @@ CONFIG_PEX8749_NT=y
 CONFIG_SERIAL_ISA=y
 CONFIG_VIRTIO_PCI=y
 CONFIG_VIRTIO_SERIAL=y
-# Guest network between nodes (-netdev socket) and the host's root over 9p.
+# Guest network between nodes (-netdev stream to the switch process's hub)
+# and the host's root over 9p.
 CONFIG_VIRTIO_NET=y
 CONFIG_VIRTIO_9P=y
