@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // bench_model: how fast the model simulates a bulk transfer.
 //
 // Two nodes whose PEX8749 NT ports (Gen3 x8) are cabled back to back, each

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Build (or reuse from the cache) everything a lab cluster needs:
 #   QEMU with the pex8749 devices, the guest image, Linux's NTB modules, our
 #   driver and the socket family module (af_ntb), and the guests' module

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // `ntblab demo`: the lab's main job, for a person to read.
 //   1. the model: the paper's Tables 1 and 2 as the model computes them, and a
 //      modelled transfer between two back-to-back NT ports;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // ntblab-cli: subcommands of the lab. ./ntblab builds this and dispatches to it.
 #include <CLI/CLI.hpp>
 #include <iostream>

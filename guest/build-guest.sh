@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # ntblab: build the guest image: Debian's own kernel (extracted, never
 # installed on the host) and a busybox initramfs with the ntblab agent.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # ntblab: build a minimal qemu-system-x86_64 (QEMU 7.2 from Debian's source
 # package) with our pex8749-nt device compiled in.
 #

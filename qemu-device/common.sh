@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# SPDX-License-Identifier: GPL-2.0-only
 # ntblab: helpers shared by qemu-device/build-qemu.sh and guest/*.sh.
 # Source it; it defines functions and NTBLAB_CACHE, and runs nothing else.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # ntblab: the devices compiled into qemu-system-x86_64 (QEMU Kconfig syntax).
 # Copied by build-qemu.sh to configs/devices/x86_64-softmmu/ntblab.mak and
 # selected with --with-devices-x86_64=ntblab on top of --without-default-devices.

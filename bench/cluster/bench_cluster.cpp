@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // bench_cluster: the lab's own speed, wall clock, on this machine.
 //   boot_2node_s           `run` to every guest's agent answering, 2 nodes back to back
 //   boot_4node_s           the same, 4 nodes on a fabric

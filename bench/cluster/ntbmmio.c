@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * ntbmmio: time MMIO on the PEX8749 NT function from inside a lab guest.
  *   ntbmmio read-rtt BAR OFFSET COUNT   mean wall time of one 32-bit read, us

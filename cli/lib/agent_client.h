@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Host side of the guest control channel (the agent in guest/agent/, protocol
 // in docs/guest-and-qemu.md): ping, run a command, power off.
 #pragma once

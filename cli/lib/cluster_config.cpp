@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 #include "cluster_config.h"
 
 #include "ntblab/model/config_error.h"

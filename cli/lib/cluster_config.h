@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // From a scenario to the model's cluster configuration.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Child processes of a run (the switch, the QEMUs): started in their own
 // process group, told to die with us (PR_SET_PDEATHSIG), stopped with SIGTERM
 // then SIGKILL. Nothing a run starts outlives it.

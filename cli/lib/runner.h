@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // `ntblab run`: boot the cluster a scenario describes (the switch process and
 // one QEMU per node), wait until every guest's agent answers, run the steps,
 // write DIR/results.json, and tear everything down — also on failure and on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Scenario files: what cluster to boot and what to run on it (YAML).
 // docs/scenario-format.md describes the vocabulary; scenarios/ has examples.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Quantities written with their units in scenario files: sizes ("256MiB") and
 // durations ("126ns", "30s"). Plain numbers are refused where a unit is
 // needed, so "256" never silently means bytes or seconds.

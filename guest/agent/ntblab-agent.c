@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * ntblab-agent: the guest side of the ntblab control channel.
  *

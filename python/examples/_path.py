@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Find the built module when run from the source tree (build/python)."""
 import os
 import sys

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
 """Plot PCIe efficiency against TLP payload size, one line per generation.
 
 Left: payload as a share of the raw line rate (encoding, TLP overhead, one ACK and

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
 """Print the seed paper's Tables 1 and 2 as the ntblab timing model computes them.
 
 The paper ("A Study on Implementation of Socket communication through PCI

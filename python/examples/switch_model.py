@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
 """Drive the SystemC model of two back-to-back PEX8749 NT ports from Python.
 
   PYTHONPATH=build/python /usr/bin/python3 python/examples/switch_model.py [GEN WIDTH HOP_NS]

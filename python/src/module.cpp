@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The `ntblab` Python module: one register_<area>() per binding file.
 #include <pybind11/pybind11.h>
 

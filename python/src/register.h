@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // One registration function per area of the model.
 #pragma once
 

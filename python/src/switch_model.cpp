@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // ntblab.SwitchModel: the SystemC model itself (two nodes whose PEX8749 NT
 // ports are cabled back to back, programmed like a public PLX driver does),
 // driven from Python. SystemC elaborates once per process, so one SwitchModel

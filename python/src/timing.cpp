@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // ntblab.timing: PCIe link arithmetic and the analytic path model, the same code
 // the SystemC fabric uses (systemc-model/src/timing/pcie.cpp, path.cpp).
 #include <pybind11/pybind11.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """ntblab.SwitchModel: the SystemC model from Python.
 
 SystemC elaborates once per process, so each case runs in a fresh interpreter.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """ntblab.timing: the link arithmetic and path model from Python."""
 import os
 import subprocess

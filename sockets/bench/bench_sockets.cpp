@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // bench_sockets: the af_ntb family against TCP, side by side on ONE pair of
 // guests (back to back), from one run:
 //   (a) af_ntb                       10.1.0.1

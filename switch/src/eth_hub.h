@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // An Ethernet hub for the guests' virtio-net links (TCP/IP baselines): QEMU's
 // `-netdev stream` clients connect to one AF_UNIX socket; every frame one
 // node sends goes to every other node. Frames are a 4-byte big-endian length

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // A guest's RAM, shared with the switch process: the file descriptors QEMU
 // sent in HELLO, mapped here, addressed by guest-physical address.
 //

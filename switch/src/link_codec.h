@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Framing and validation of node-link messages (node_link.h), independent of
 // sockets so it can be tested byte by byte.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // ntblab-switch: the switch process. Hosts the model of a whole cluster (from a
 // scenario file) and serves one node link per PCI function of every node:
 //   DIR/<node>.nt.sock   the NT port's virtual interface (10b5:87b0)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The switch process's NodeBackend: node links → the cluster model.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The switch process's event loop: one listening AF_UNIX socket per node link
 // (a PCI function of a node), one connection per link, messages decoded by FrameDecoder and handed to a
 // NodeBackend (the model). Single-threaded; sleeps in epoll_wait, so an idle

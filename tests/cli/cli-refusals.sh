@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
 # `ntblab-cli run` on bad scenario files: exit status 2 and one line
 # FILE:LINE: FIELD: reason on stderr (docs/scenario-format.md, "Errors");
 # `--quiet` still prints errors. Nothing here boots a VM: every file is

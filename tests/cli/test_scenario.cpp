@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Scenario files: good ones load with defaults filled in; every malformed one
 // is refused with file, line and field.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Scenario files on disk: what is not a readable regular file of at most
 // 1 MiB is refused before any YAML is read, with the reason (errno text,
 // file kind, size); loading stops on Ctrl-C; `run --quiet` still prints errors.

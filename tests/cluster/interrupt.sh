@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Ctrl-C during a run: the run stops with status 130, tears the cluster down
 # (no QEMU or switch process left) and still writes results.json.
 # Usage: interrupt.sh NTBLAB-CLI SCENARIO OUTDIR

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # No QEMU or switch process of the lab may outlive the run that started it.
 # Usage: no-leftovers.sh [DIR]  — only processes whose command line names DIR
 # (the runs' results directory, in their log paths) count; without DIR, all.

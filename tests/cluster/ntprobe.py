@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
 """ntprobe: drive the PEX8749 NT function from inside a lab guest, no driver.
 
 Used by the cluster tests (tests/cluster/*.yaml) to show, from inside real

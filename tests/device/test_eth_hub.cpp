@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The Ethernet hub behind the guests' virtio-net: frames from one node reach
 // every other node (not the sender); a port that sends garbage is closed alone.
 #include <arpa/inet.h>

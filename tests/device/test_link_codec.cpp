@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The node-link codec: well-formed streams decode; every kind of malformed
 // stream is refused with a reason, without buffering oversized bodies.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The pex8749-nt QEMU device on its node link, without a guest OS: QEMU runs
 // with the qtest accelerator, so this test reads and writes config space and
 // BARs itself and sees INTx as "IRQ raise/lower" lines. Against the real

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The switch process's server against a scripted device: handshake, reads,
 // posted writes into shared guest RAM, interrupts, and malformed or hostile
 // devices — which lose their own link and nothing else.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # docs/pex8749-model.md carries the register tables generated from the model's
 # RegBlocks. Check that they are current; with --update, rewrite them.
 # Usage: register-tables.sh NTBLAB-CLI DOC [--update]

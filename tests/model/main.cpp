@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // SystemC owns main() and calls sc_main; the tests run from there.
 #include <gtest/gtest.h>
 #include <systemc>

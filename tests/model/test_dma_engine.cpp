@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // DMA engine behaviour, driven the way Linux's drivers/dma/plx_dma.c drives it:
 // ring setup, memcpy descriptors, START, the interrupt, write-back, stop; and
 // the failure cases (read fail, write fail, unmapped ring, abort, pause, bad

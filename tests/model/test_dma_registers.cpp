@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // DMA function: config space and BAR0 registers, table-driven (reset values,
 // access types, widths), and BAR0 access through the TLM socket.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // A-LUT: BAR2 split into 128 or 256 windows, each with its own target and
 // permissions; the enable bit on the opposite page; the table addresses.
 #include <gtest/gtest.h>

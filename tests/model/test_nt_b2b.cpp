@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Two chips back to back (link_out of one bound to link_in of the other), each
 // driven by the FreeBSD driver's B2B programming sequence.
 #include <gtest/gtest.h>

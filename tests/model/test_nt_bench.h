@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Test bench for the NT endpoint: small initiators and targets, a single
 // endpoint with recorders on both outputs, and a driver that programs the chip
 // the way the FreeBSD ntb_hw_plx driver does in back-to-back mode.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Config space of both interfaces: IDs, class, capabilities, Link Status,
 // BAR sizing and the BAR setup registers driving decode.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Doorbells on both sides and the INTx level they drive, with INTx Disable and
 // the link error interrupt.
 #include <gtest/gtest.h>

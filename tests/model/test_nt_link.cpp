@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Link state: partner presence, station port control, DL_Down and the reset of
 // the link-side page.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Register tables of the NT endpoint: every row's reset value and access
 // type, driven by the RegBlocks themselves, plus the configuration checks.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // BAR translation in both directions, refusals, and two chips back to back
 // programmed the way the FreeBSD driver programs them.
 #include <gtest/gtest.h>

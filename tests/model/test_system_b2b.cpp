@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The integrated model: two nodes back to back, programmed like a public PLX
 // driver programs them, exchange data, doorbells and scratchpads; refusals
 // reach no memory; and the timing of the whole path equals the analytic path

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // PCIe link arithmetic against the seed paper's tables and FACTS.md.
 #include <gtest/gtest.h>
 

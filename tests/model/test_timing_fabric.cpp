@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // FabricSwitch: analytic latencies, contention at an egress port, routing,
 // statistics and configuration errors. Each TEST builds its own modules (every
 // ctest case runs in its own process) and elaborates once with sc_start(0).

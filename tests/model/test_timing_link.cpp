@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // PcieLink: serialization, contention per direction, reads, credit throttling.
 #include <gtest/gtest.h>
 

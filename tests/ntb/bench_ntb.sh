@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # NTB benchmark: boots two back-to-back nodes and measures, with Linux's own
 # tools on ntb_hw_plx,
 #   ntb_perf_cpu_mb_per_s    ntb_perf use_dma=0 (CPU memcpy into the window)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Run one NTB scenario with ntblab-cli and keep each step's output beside
 # results.json as DIR/<node>.<step number>.log (the conformance step's is
 # also DIR/ntb_test.log).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The PEX87xx DMA engine: four functions, one channel each, descriptors in a
 // ring in host memory. See dma.h for the execution model and
 // docs/model-dma.md for the mechanism and the choices made.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Register tables of the PEX87xx DMA function: the channel registers in BAR0 and
 // the function's config space. Bit meanings follow what Linux's
 // drivers/dma/plx_dma.c uses; where the chip's behaviour is not public the

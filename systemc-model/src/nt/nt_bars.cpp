@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // NtEndpoint: BAR layout from the BAR setup registers, the A-LUT's place in the
 // register map, and link state (station port control, partner, DL_Down).
 #include "ntblab/model/nt_endpoint.h"

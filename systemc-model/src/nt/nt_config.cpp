@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Validation of NtEndpointConfig: every impossible value is a ConfigError that
 // names the field, so a scenario author sees exactly what to fix.
 #include <string>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // NtEndpoint: the data path. A request entering one side is decoded against
 // that side's BARs; BAR0 reaches this chip's registers, BAR2..5 are translated
 // and re-issued on the other side. Every refusal is decided before anything is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // NtEndpoint: construction, reset and the register map (generic access through
 // the RegBlock tables, then side effects in one place per block).
 #include "ntblab/model/nt_endpoint.h"

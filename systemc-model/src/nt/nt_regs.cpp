@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The NT port's register tables. Each row: offset, width, access, reset,
 // rw mask, w1c mask, name, meaning. Rows whose reset depends on the endpoint's
 // configuration say "reset: configuration" and carry 0 here; NtEndpoint fills

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 #include "ntblab/model/b2b_setup.h"
 
 namespace ntblab::model::lab {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // FabricSwitch: the PEX8749 fabric (see fabric.h).
 #include "ntblab/model/fabric.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // PcieLink: a point-to-point link as a TLM-2.0 module (see link.h).
 #include "ntblab/model/link.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Analytic path model (see path.h). No SystemC: also compiled into the Python module.
 #include "ntblab/model/path.h"
 

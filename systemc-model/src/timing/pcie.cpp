@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // PCIe link arithmetic (see pcie.h and docs/timing-model.md). No SystemC here:
 // this file is also compiled into the Python module.
 #include "ntblab/model/pcie.h"

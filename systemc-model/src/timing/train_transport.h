@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Private to the timing area: the one request/completion walk that PcieLink and
 // FabricSwitch share. A transaction passes a list of request stages, is handed
 // to the next component, and (reads) its completions pass a list of completion

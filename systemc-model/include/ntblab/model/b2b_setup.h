@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The register sequence public PLX NTB drivers run in back-to-back mode
 // (FACTS.md, "What a PLX NTB driver needs"), issued as host config and BAR0
 // accesses on a Cluster. For the model's own tests, the benchmark and the demo,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // A whole lab cluster in one model: per node a host (root complex + RAM), the
 // node's PEX87xx with its NT port (and the switch's DMA function), the links,
 // and what joins the nodes — a cable between two NT ports (back-to-back) or a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Errors for impossible configurations. Every message names the field at fault,
 // e.g. "port[3].width: 32 is not one of 1, 2, 4, 8, 16".
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The PEX87xx switch DMA function (PCI ID 10b5:87d0), as Linux's
 // drivers/dma/plx_dma.c programs it.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The PEX8749 switch fabric as a TLM-2.0 module: ports with their links,
 // address routing, hop latency, egress contention, per-port statistics.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // A point-to-point PCIe link as a TLM-2.0 module, and the extension that lets
 // timing-aware components pass TLP-train timing to each other.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Host memory as the fabric sees it: a host's RAM (in the lab, a QEMU guest's
 // shared RAM) behind its root complex.
 #pragma once

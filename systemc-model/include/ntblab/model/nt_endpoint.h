@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // One non-transparent (NT) port of a PEX87xx switch, as its two hosts see it.
 //
 // The port has two PCIe functions: the *virtual* interface in the local host's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Register map of a PEX87xx non-transparent (NT) port, as its drivers see it.
 //
 // The chip's 256 KB configuration space is exposed through BAR0 of the NT

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Analytic model of one path through the fabric: link, switch hop, link, ...
 // Pure C++ (no SystemC), for sweeps from C++ and Python. It runs the very
 // pass_stage() steps that PcieLink and FabricSwitch run, without contention, so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // PCIe link arithmetic: pure C++, no SystemC.
 //
 // Everything the timing model knows about a PCIe link lives here: line rates and

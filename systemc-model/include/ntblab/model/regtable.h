@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Register description tables.
 //
 // Every register block of the model (NT endpoint, station port, DMA channel, ...)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Conventions for TLM-2.0 transactions inside the model.
 //
 // Every data-path component talks through tlm::tlm_generic_payload and the
