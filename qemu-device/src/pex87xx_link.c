@@ -2,7 +2,7 @@
  * ntblab: a node's PCI functions of the modelled PEX87xx switch, as QEMU
  * devices. Each device is one function, a thin front end on a node link to
  * the switch process (ntblab-switch), which owns the function's config
- * space, registers, translation and timing (ARCHITECTURE.md decision 4):
+ * space, registers, translation and timing (docs/guest-and-qemu.md, Decisions, 4):
  *
  *   pex8749-nt   the NT port's virtual interface (10b5:87b0)
  *   pex8749-dma  the switch's DMA function (10b5:87d0), for plx_dma

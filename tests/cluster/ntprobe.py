@@ -9,7 +9,7 @@ through /dev/mem on a region the guest kernel leaves alone (kernel parameter
 memmap=16M$0xC000000: "Reserved", so /dev/mem may map it), and interrupts
 counted by uio_pci_generic in /proc/interrupts.
 
-The register sequence is the one public PLX drivers use (FACTS.md); offsets
+The register sequence is the one public PLX drivers use (docs/sources.md); offsets
 are NT0's. Every check prints "ok: ..." or "FAIL: ..." and a failure exits 1.
 Python 3 standard library only (it runs in the guest on the host's python3).
 """

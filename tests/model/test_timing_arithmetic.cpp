@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// PCIe link arithmetic against the seed paper's tables and FACTS.md.
+// PCIe link arithmetic against the seed paper's tables and docs/sources.md.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -121,7 +121,7 @@ TEST(LinkArithmetic, DllpPolicyPerNTlps) {
   EXPECT_DOUBLE_EQ(m.dllp_bytes_per_tlp(), 4.0);
 }
 
-// FACTS.md: payload bandwidth at MPS 256, 3DW, TLP-only: Gen3 x4 3.65, x8 7.31,
+// docs/sources.md: payload bandwidth at MPS 256, 3DW, TLP-only: Gen3 x4 3.65, x8 7.31,
 // x16 14.61 GB/s. These come out exactly with: 8 GT/s × lanes, 128b/130b
 // encoding, 276 wire bytes per 256-byte TLP, no DLLPs, no SKP, GB = 1e9 B.
 TEST(FactsBandwidth, Gen3AtMps256TlpOnly) {

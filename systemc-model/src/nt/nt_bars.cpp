@@ -10,7 +10,7 @@ using namespace ntreg;
 // ---- BARs -----------------------------------------------------------------------
 
 /// How BAR `bar` (0..5) of one side decodes, from that page's BAR setup
-/// registers (FACTS.md: 0xE4 for BAR0, 0xE8 + (bar-2)*4 for BAR2..5). Any value
+/// registers (docs/sources.md, "NT port registers": 0xE4 for BAR0, 0xE8 + (bar-2)*4 for BAR2..5). Any value
 /// a guest writes yields a valid layout: the size is the lowest set bit of the
 /// size mask at or above 1 MB, so garbage masks still give a power of two.
 NtEndpoint::BarLayout NtEndpoint::layout(Side side, unsigned bar) const {

@@ -9,10 +9,10 @@
 namespace ntblab::model {
 namespace {
 
-constexpr uint64_t kMinBarSize = 1u << 20;       // 1 MiB: BAR setup ignores bits 19:0 (FACTS.md)
+constexpr uint64_t kMinBarSize = 1u << 20;       // 1 MiB: BAR setup ignores bits 19:0 (docs/sources.md)
 constexpr uint64_t kMax32BitBarSize = 1u << 31;  // a 32-bit BAR below 4 GiB: 2 GiB at most
 constexpr unsigned kMaxPort = 23;                // PEX8749: 3 stations of 8 port numbers
-constexpr unsigned kMaxGen = 4;                  // Gen1..Gen4 rates are known (FACTS.md)
+constexpr unsigned kMaxGen = 4;                  // Gen1..Gen4 rates are known (docs/sources.md)
 
 bool is_pow2(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 

@@ -107,7 +107,7 @@ void NtEndpoint::apply_config_resets(Side side) {
   }
 }
 
-/// DL_Down: the link interface's page returns to its reset values (FACTS.md).
+/// DL_Down: the link interface's page returns to its reset values (docs/sources.md, "NT port registers").
 /// Doorbells and scratchpads (one copy for both pages) are kept.
 void NtEndpoint::reset_page(Side side) {
   page_[idx(side)].reset();

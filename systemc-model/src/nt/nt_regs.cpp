@@ -79,7 +79,7 @@ void add_header(std::vector<RegDesc>& r, unsigned ntx, Side side) {
 void add_bar_setup(std::vector<RegDesc>& r, Side side) {
   const bool link = side == Side::Link;
   // Virtual side: loaded from EEPROM (the configuration), read-only at run time.
-  // Link side: drivers resize the link BARs at run time (FACTS.md "Link-side page").
+  // Link side: drivers resize the link BARs at run time (docs/sources.md, "Back-to-back mode").
   const Access acc = link ? Access::RW : Access::RO;
   r.push_back({kBar0Setup, 4, acc, 0, link ? 0x3u : 0u, 0, "BAR0_SETUP",
                "BAR0 (256 KB registers): 0x2 = 32-bit, 0x3 = 64-bit, else disabled; "

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The register sequence public PLX NTB drivers run in back-to-back mode
-// (FACTS.md, "What a PLX NTB driver needs"), issued as host config and BAR0
+// (docs/sources.md, "Back-to-back mode"), issued as host config and BAR0
 // accesses on a Cluster. For the model's own tests, the benchmark and the demo,
 // which need a programmed window without a guest; the lab's real driver lives
 // in driver/ and shares no code with this.
@@ -23,7 +23,7 @@ struct B2bLayout {
 /// Fixed link-domain addresses of public PLX drivers: 0x2000000000000000 × BAR.
 inline constexpr uint64_t b2b_link_address(unsigned bar) { return 0x2000000000000000ull * bar; }
 
-/// NT0's register pages in the chip's 256 KB map (FACTS.md).
+/// NT0's register pages in the chip's 256 KB map (docs/sources.md).
 inline constexpr uint32_t kNt0Virtual = 0x3E000;
 inline constexpr uint32_t kNt0Link = 0x3F000;
 

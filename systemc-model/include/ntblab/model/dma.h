@@ -26,7 +26,7 @@
 //
 // Interrupts: INTx, one line per function (Interrupt Pin B, like the chip). The
 // model has no MSI capability, so Linux's pci_alloc_irq_vectors(..., 1, 1,
-// PCI_IRQ_ALL_TYPES) falls back to INTx (ARCHITECTURE.md decision 5).
+// PCI_IRQ_ALL_TYPES) falls back to INTx (docs/guest-and-qemu.md, Decisions, 5).
 //
 // See docs/model-dma.md for the register meanings, the driver sequence and the
 // choices made where the chip's behaviour is not public.

@@ -34,7 +34,7 @@
 
 namespace ntblab::model {
 
-/// PEX8749 limits (product brief; FACTS.md).
+/// PEX8749 limits (product brief; docs/sources.md "PEX8749 switch").
 inline constexpr unsigned kPex8749Ports = 18;
 inline constexpr unsigned kPex8749Lanes = 48;
 inline constexpr unsigned kPex8749MaxNtPorts = 2;

@@ -42,7 +42,7 @@ struct NtBarConfig {
   bool prefetchable = true;   ///< reported in the BAR's bit 3
 };
 
-/// A-LUT configuration, chip register 0x360 bits 31:30 (FACTS.md).
+/// A-LUT configuration, chip register 0x360 bits 31:30 (docs/sources.md, "NT port registers").
 enum class AlutMode : uint8_t {
   None,       ///< this NT has no A-LUT: BAR2 uses plain translation
   Shared128,  ///< 0x360[31:30] = 3: 128 entries for each NT

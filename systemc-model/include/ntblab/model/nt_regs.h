@@ -7,7 +7,7 @@
 // link). The 4 KB config space of an interface IS its page, so config offset X
 // and BAR0 offset page_base + X are the same register.
 //
-// Sources: FACTS.md "NT endpoint as PLX NTB drivers use it"; FreeBSD
+// Sources: docs/sources.md "NT port registers"; FreeBSD
 // sys/dev/ntb/ntb_hw/ntb_hw_plx.c (offsets and the way a driver programs them);
 // the PCI/PCIe base specifications for the type-0 header and capabilities.
 //
@@ -30,7 +30,7 @@ inline const char* to_string(Side s) { return s == Side::Virtual ? "virtual" : "
 
 namespace ntreg {
 
-// ---- Chip-level layout (FACTS.md) ------------------------------------------
+// ---- Chip-level layout (docs/sources.md) -----------------------------------
 constexpr uint32_t kChipRegSpace = 256 * 1024;  ///< BAR0 size: whole register map, bytes
 constexpr uint32_t kNt0Base = 0x3E000;          ///< NT0 virtual page
 constexpr uint32_t kNt1Base = 0x3C000;          ///< NT1 virtual page
@@ -91,7 +91,7 @@ constexpr uint8_t kCapIdPm = 0x01;
 constexpr uint8_t kCapIdPcie = 0x10;
 constexpr uint8_t kPcieTypeEndpoint = 0x0;  ///< Device/Port Type 0000b: PCI Express Endpoint
 
-// ---- NT port registers (offsets within a page; FACTS.md, FreeBSD driver) -----
+// ---- NT port registers (offsets within a page; docs/sources.md, FreeBSD) -----
 constexpr uint32_t kBar0Setup = 0xE4;   ///< 0x2 = 32-bit, 0x3 = 64-bit
 inline uint32_t bar_setup_reg(unsigned bar) { return 0xE8 + (bar - 2) * 4; }  ///< bar 2..5
 constexpr uint32_t kBarSetupType64 = 0x4;

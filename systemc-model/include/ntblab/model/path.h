@@ -12,7 +12,7 @@
 
 namespace ntblab::model::pcie {
 
-/// PEX8749 cut-through latency, x16 to x16, ns (PEX8749 product brief; FACTS.md).
+/// PEX8749 cut-through latency, x16 to x16, ns (PEX8749 product brief; docs/sources.md).
 inline constexpr double kPex8749HopLatencyNs = 126.0;
 
 /// Timing of one transfer along a path.

@@ -23,7 +23,7 @@ namespace ntblab::model::pcie {
 
 /// Physical-layer framing per TLP, B (STP + END symbols on 8b/10b links; Gen3's
 /// 4-byte STP token carries the sequence number, same 8 B total with it and LCRC).
-/// PCIe Base Spec 3.0 §4.2.2/§4.2.3; FACTS.md "PCIe link arithmetic".
+/// PCIe Base Spec 3.0 §4.2.2/§4.2.3; docs/sources.md "PCIe link arithmetic".
 inline constexpr unsigned kFramingBytes = 2;
 /// Data-link-layer sequence number, B. PCIe Base Spec §3.6.
 inline constexpr unsigned kSequenceBytes = 2;
@@ -41,11 +41,11 @@ inline constexpr unsigned kCompletionHeaderBytes = 12;
 inline constexpr unsigned kEcrcBytes = 4;
 /// Payload granularity, B: payloads are whole double words. PCIe Base Spec §2.2.
 inline constexpr unsigned kDwordBytes = 4;
-/// One DLLP (ACK, UpdateFC) on the wire incl. framing, B (6 B + 2 B framing). FACTS.md.
+/// One DLLP (ACK, UpdateFC) on the wire incl. framing, B (6 B + 2 B framing). docs/sources.md.
 inline constexpr unsigned kDllpBytes = 8;
-/// Symbols of one SKP ordered set (COM + 3 SKP). PCIe Base Spec §4.2.7; FACTS.md.
+/// Symbols of one SKP ordered set (COM + 3 SKP). PCIe Base Spec §4.2.7; docs/sources.md.
 inline constexpr unsigned kSkpSymbols = 4;
-/// Symbol times between SKP ordered sets (the spec's upper bound, 1180..1538). FACTS.md.
+/// Symbol times between SKP ordered sets (the spec's upper bound, 1180..1538). docs/sources.md.
 inline constexpr unsigned kSkpIntervalSymbols = 1538;
 /// Flow-control data credit, B. PCIe Base Spec §2.6.1.
 inline constexpr unsigned kCreditUnitBytes = 16;
@@ -54,7 +54,7 @@ inline constexpr uint64_t k4DWAddressThreshold = uint64_t{1} << 32;
 
 /// Smallest max payload size, B. PCIe Base Spec §7.8.4 (Device Control).
 inline constexpr unsigned kMinMaxPayload = 128;
-/// Largest max payload size the PEX8749 supports, B. PEX8749 product brief; FACTS.md.
+/// Largest max payload size the PEX8749 supports, B. PEX8749 product brief; docs/sources.md.
 inline constexpr unsigned kMaxMaxPayload = 2048;
 /// Largest max read request size, B. PCIe Base Spec §7.8.4.
 inline constexpr unsigned kMaxReadRequest = 4096;
@@ -101,7 +101,7 @@ struct DllpPolicy {
 
   /// One ACK and one UpdateFC per TLP, SKP counted: the 87.4 % case (Medury 2010).
   static DllpPolicy per_tlp() { return {1, 1, true}; }
-  /// TLPs only: no DLLPs, no SKP (the 92.75 % case, FACTS.md's GB/s figures).
+  /// TLPs only: no DLLPs, no SKP (the 92.75 % case, docs/sources.md's GB/s figures).
   static DllpPolicy tlp_only() { return {0, 0, false}; }
 };
 
