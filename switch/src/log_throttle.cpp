@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 #include "log_throttle.h"
 
 namespace ntblab::sw {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Rate limit for log lines: a device that connects and misbehaves in a loop
 // must not fill the disk with one line per attempt. Lines are grouped by a key
 // (a node and a kind of event, never text a device chose); each key may print

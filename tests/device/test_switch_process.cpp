@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The real switch process (ntblab-switch, two-node scenario) against scripted
 // clients that misbehave on purpose: a DMA ring that would run for hours, a
 // process out of file descriptors, a storm of malformed traffic. In each case
