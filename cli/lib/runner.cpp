@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "results_file.h"
 #include "units.h"
 
 namespace ntblab::cli {
@@ -40,14 +41,20 @@ std::string read_file(const std::string& path, size_t max = 1u << 20) {
   return s;
 }
 
-/// The serial console writes CRLF: store plain lines.
+/// The serial console writes CRLF: store plain lines (atomically; on
+/// failure the log stays as QEMU wrote it).
 void strip_cr(const std::string& path) {
   std::string s = read_file(path, SIZE_MAX);
   std::string out;
   out.reserve(s.size());
   for (char c : s)
     if (c != '\r') out += c;
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << out;
+  if (out.size() == s.size()) return;
+  try {
+    write_file_atomic(path, out);
+  } catch (const std::exception& e) {
+    std::cerr << "[ntblab] warning: " << e.what() << std::endl;
+  }
 }
 
 std::string tail_lines(const std::string& text, int n) {
@@ -152,16 +159,37 @@ std::vector<std::string> Cluster::qemu_args(size_t i) const {
   };
 }
 
-void Cluster::check_alive() {
-  if (!switch_.running())
-    throw std::runtime_error("the switch process exited (status " + std::to_string(switch_.status()) +
-                             "); see " + log_dir_ + "/switch.log");
+std::string Cluster::check_processes() {
+  if (!death_.empty() || down_) return death_;
+  auto record = [&](const std::string& what, const std::string& node, ChildProcess& p) {
+    json d = {{"process", what}, {"pid", p.pid()}, {"how", p.how()}};
+    if (!node.empty()) d["node"] = node;
+    died_.push_back(d);
+  };
+  std::string msg;
+  if (!switch_.running()) {
+    record("switch", "", switch_);
+    msg = "the switch process (pid " + std::to_string(switch_.pid()) + ") died: " + switch_.how() + "; see " +
+          log_dir_ + "/switch.log";
+  }
   for (Node& n : nodes_)
     if (!n.qemu.running()) {
+      record("qemu", n.name, n.qemu);
+      if (!msg.empty()) continue;
       std::string log = read_file(log_dir_ + "/" + n.name + ".qemu.log");
-      throw std::runtime_error(n.name + ": QEMU exited (status " + std::to_string(n.qemu.status()) + ")" +
-                               (log.empty() ? "" : ":\n" + tail_lines(log, 8)));
+      msg = n.name + ": QEMU (pid " + std::to_string(n.qemu.pid()) + ") died: " + n.qemu.how() +
+            (log.empty() ? "" : "; its log:\n" + tail_lines(log, 8));
     }
+  if (!msg.empty()) {
+    death_ = msg;
+    stop_ = true;
+  }
+  return death_;
+}
+
+void Cluster::check_alive() {
+  std::string dead = check_processes();
+  if (!dead.empty()) throw std::runtime_error(dead);
 }
 
 void Cluster::boot() {
@@ -187,22 +215,20 @@ void Cluster::boot() {
   for (size_t i = 0; i < nodes_.size(); ++i) {
     Node& n = nodes_[i];
     std::vector<std::string> args = qemu_args(i);
-    std::ofstream(log_dir_ + "/" + n.name + ".qemu.cmdline") << [&] {
-      std::string all;
-      for (const auto& a : args) all += a + " ";
-      return all + "\n";
-    }();
+    std::string cmdline;
+    for (const auto& a : args) cmdline += a + " ";
+    write_file_atomic(log_dir_ + "/" + n.name + ".qemu.cmdline", cmdline + "\n");
     n.qemu = ChildProcess::spawn(args, "", log_dir_ + "/" + n.name + ".qemu.log");
   }
   progress("booting " + std::to_string(nodes_.size()) + " guests (" + s_.accel + ")");
 
   // Wait for every agent, in parallel; stop early if a QEMU dies.
   const double timeout = double(s_.boot_timeout_ps) / 1e12;
-  bool stop = false;
+  std::atomic<bool> stop{false};
   std::vector<std::future<std::string>> ready;
   for (Node& n : nodes_)
     ready.push_back(std::async(std::launch::async, [&n, timeout, &stop] {
-      return AgentClient(n.ctl_socket).wait_ready(timeout, &stop);
+      return AgentClient(n.ctl_socket, &stop).wait_ready(timeout);
     }));
   size_t done = 0;
   std::vector<bool> seen(nodes_.size(), false);
@@ -250,11 +276,12 @@ CommandResult Cluster::exec(const std::string& node, const std::string& command,
                           "' NTBLAB_NODE_INDEX=" + std::to_string(i) +
                           " NTBLAB_NODES=" + std::to_string(nodes_.size()) +
                           " NTBLAB_TOPOLOGY=" + s_.topology + " NTBLAB_KREL='" + paths_.krel + "'; ";
-  return AgentClient(nodes_[size_t(i)].ctl_socket).run(env + command, timeout_s);
+  return AgentClient(nodes_[size_t(i)].ctl_socket, &stop_).run(env + command, timeout_s);
 }
 
 void Cluster::shutdown() {
   if (down_) return;
+  check_processes();  // a death not noticed yet is one all the same
   down_ = true;
   // Guests first (an orderly poweroff is quick), then whatever is left, then
   // the switch, which writes its statistics when it stops.
@@ -285,6 +312,7 @@ json Cluster::node_info() const {
   json a = json::array();
   for (const Node& n : nodes_)
     a.push_back({{"name", n.name}, {"ready_s", n.ready_s}, {"agent", n.agent_info},
+                 {"kernel_release", n.agent_info.empty() ? json() : json(kernel_release_of(n.agent_info))},
                  {"console_log", n.console_log}});
   return a;
 }
@@ -321,6 +349,13 @@ std::vector<StepRun> expand(const StepSpec& st) {
 
 }  // namespace
 
+std::string kernel_release_of(const std::string& agent_info) {
+  std::istringstream in(agent_info);
+  std::string tag, version, release;
+  if (!(in >> tag >> version >> release) || tag != "ntblab-agent") return {};
+  return release;
+}
+
 int run_scenario(const std::string& scenario_path, const RunOptions& opts) {
   InterruptGuard guard;
   Scenario s = load_scenario(scenario_path);
@@ -345,22 +380,39 @@ int run_scenario(const std::string& scenario_path, const RunOptions& opts) {
           fut.push_back(std::async(std::launch::async, [&cluster, &r] {
             return cluster.exec(r.node, r.spec->run, double(r.spec->timeout_ps) / 1e12);
           }));
-        for (size_t j = 0; j < runs.size(); ++j) {
-          runs[j].result = fut[j].get();
-          std::snprintf(buf, sizeof buf, "%s (%.1f s)", runs[j].ok() ? "ok" : "FAILED", runs[j].result.seconds);
-          cluster.progress("step " + std::to_string(k + 1) + "/" + std::to_string(s.steps.size()) + " [" +
-                           runs[j].node + "] " + runs[j].spec->name + ": " + buf);
-          if (!runs[j].ok()) {
-            all_ok = false;
-            std::string why = runs[j].result.timed_out ? "timed out"
-                              : runs[j].result.channel_error
-                                  ? "control channel error"
-                                  : "exit status " + std::to_string(runs[j].result.status);
-            cluster.progress("  " + why + "; stderr:\n" + tail_lines(runs[j].result.err, 10) +
-                             "  stdout:\n" + tail_lines(runs[j].result.out, 10));
+        // Collect them as they finish; meanwhile watch the switch and the
+        // QEMUs: when one dies, the steps still waiting give up.
+        std::vector<bool> got(runs.size(), false);
+        for (size_t left = runs.size(); left > 0;) {
+          for (size_t j = 0; j < runs.size(); ++j) {
+            if (got[j] || fut[j].wait_for(std::chrono::milliseconds(left > 1 ? 20 : 100)) != std::future_status::ready)
+              continue;
+            got[j] = true;
+            --left;
+            runs[j].result = fut[j].get();
+            std::snprintf(buf, sizeof buf, "%s (%.1f s)", runs[j].ok() ? "ok" : "FAILED", runs[j].result.seconds);
+            cluster.progress("step " + std::to_string(k + 1) + "/" + std::to_string(s.steps.size()) + " [" +
+                             runs[j].node + "] " + runs[j].spec->name + ": " + buf);
+            if (!runs[j].ok()) {
+              all_ok = false;
+              std::string why = runs[j].result.timed_out ? "timed out"
+                                : runs[j].result.channel_error
+                                    ? "control channel error"
+                                    : "exit status " + std::to_string(runs[j].result.status);
+              cluster.progress("  " + why + "; stderr:\n" + tail_lines(runs[j].result.err, 10) +
+                               "  stdout:\n" + tail_lines(runs[j].result.out, 10));
+            }
           }
-          steps.push_back(step_json(runs[j]));
+          cluster.check_processes();
         }
+        for (const StepRun& r : runs) steps.push_back(step_json(r));
+        // A lost agent connection may be a QEMU dying: give its exit a moment to show.
+        bool lost = false;
+        for (const StepRun& r : runs) lost = lost || r.result.channel_error;
+        for (int t = 0; lost && t < 40 && cluster.check_processes().empty(); ++t)
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        const std::string dead = cluster.check_processes();
+        if (!dead.empty()) throw std::runtime_error(dead);
       }
       if (InterruptGuard::interrupted()) throw std::runtime_error("interrupted");
       results["ok"] = all_ok;
@@ -372,12 +424,29 @@ int run_scenario(const std::string& scenario_path, const RunOptions& opts) {
     }
     cluster.progress("tearing down");
     cluster.shutdown();
+    // A death seen only at the teardown fails the run too.
+    if (!cluster.died().empty() && !results.contains("error")) {
+      const json& d = cluster.died()[0];
+      results["error"] = d["process"].get<std::string>() +
+                         (d.contains("node") ? " of " + d["node"].get<std::string>() : std::string()) +
+                         " (pid " + std::to_string(d["pid"].get<int>()) + ") died: " + d["how"].get<std::string>();
+      cluster.progress("error: " + results["error"].get<std::string>());
+      results["ok"] = false;
+      if (rc == 0) rc = 1;
+    }
+    results["died"] = cluster.died();
     results["nodes"] = cluster.node_info();
     results["switch"] = cluster.switch_stats();
   }
   results["steps"] = steps;
-  std::ofstream(opts.out_dir + "/results.json") << results.dump(2) << "\n";
-  if (!opts.quiet) std::cerr << "[ntblab] results: " << opts.out_dir << "/results.json" << std::endl;
+  const std::string path = opts.out_dir + "/results.json";
+  try {
+    write_file_atomic(path, json_text(results) + "\n");
+  } catch (const std::exception& e) {
+    std::cerr << "[ntblab] error: results not written: " << e.what() << std::endl;
+    return rc == 0 ? 1 : rc;
+  }
+  if (!opts.quiet) std::cerr << "[ntblab] results: " << path << std::endl;
   return rc;
 }
 
