@@ -134,7 +134,7 @@ std::string AgentClient::wait_ready(double timeout_s) {
   return {};
 }
 
-CommandResult AgentClient::run(const std::string& command, double timeout_s) {
+CommandResult AgentClient::run(const std::string& command, double timeout_s, bool in_initramfs) {
   CommandResult res;
   auto t0 = Clock::now();
   Channel ch(path_, stop_);
@@ -147,7 +147,7 @@ CommandResult AgentClient::run(const std::string& command, double timeout_s) {
   std::string payload;
   auto put32 = [&](uint32_t v) { payload.append(reinterpret_cast<const char*>(&v), 4); };
   put32(uint32_t(timeout_s * 1000));
-  put32(0);  // flags: run in the host-root chroot
+  put32(in_initramfs ? 1 : 0);  // flags bit 0: not in the host-root chroot
   put32(uint32_t(argv.size()));
   put32(0);  // no stdin
   for (const auto& a : argv) payload += a + std::string(1, '\0');

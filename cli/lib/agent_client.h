@@ -27,8 +27,9 @@ class AgentClient {
       : path_(std::move(socket_path)), stop_(stop) {}
   /// Wait until the agent answers a ping; returns its info line, or empty on timeout.
   std::string wait_ready(double timeout_s);
-  /// Run `sh -c command` in the guest (host userland chroot).
-  CommandResult run(const std::string& command, double timeout_s);
+  /// Run `sh -c command` in the guest (host userland chroot; with
+  /// `in_initramfs`, the initramfs's busybox instead).
+  CommandResult run(const std::string& command, double timeout_s, bool in_initramfs = false);
   /// Ask the guest to power off; true if acknowledged.
   bool poweroff(double timeout_s);
 

@@ -100,6 +100,20 @@ Cluster::Cluster(const Scenario& s, const LabPaths& paths, const RunOptions& opt
     Node node;
     node.name = n.name;
     node.ctl_socket = sock_dir_ + "/" + n.name + ".ctl.sock";
+    // One agent per command a step runs on this node at once (a `parallel`
+    // group may run several there): the agent serves one request at a time
+    // and QEMU's socket one client (docs/scenario-format.md, "steps[]").
+    size_t agents = 1;
+    for (const StepSpec& st : s_.steps) {
+      size_t here = 0;
+      for (const StepSpec& leaf : st.parallel.empty() ? std::vector<StepSpec>{st} : st.parallel)
+        for (const std::string& on : leaf.on) here += on == n.name;
+      agents = std::max(agents, here);
+    }
+    node.ctl_sockets.push_back(node.ctl_socket);
+    for (size_t j = 1; j < agents; ++j)
+      node.ctl_sockets.push_back(sock_dir_ + "/" + n.name + ".ctl" + std::to_string(j) + ".sock");
+    node.busy.assign(agents, false);
     node.console_log = log_dir_ + "/" + n.name + ".console.log";
     nodes_.push_back(std::move(node));
   }
@@ -133,7 +147,7 @@ std::vector<std::string> Cluster::qemu_args(size_t i) const {
   if (!paths_.modroot.empty()) cmdline += " ntblab.modroot=" + paths_.modroot;
   if (!n.cmdline.empty()) cmdline += " " + n.cmdline;
   const std::string sock = sock_dir_ + "/" + n.name;
-  return {
+  std::vector<std::string> args = {
       paths_.qemu, "-name", n.name + ",debug-threads=on",
       "-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
       "-nodefaults", "-vga", "none", "-display", "none", "-no-reboot",
@@ -157,6 +171,30 @@ std::vector<std::string> Cluster::qemu_args(size_t i) const {
       "-netdev", "stream,id=net0,server=off,addr.type=unix,addr.path=" + sock_dir_ + "/eth.sock",
       "-device", std::string("virtio-net-pci,netdev=net0,romfile=,mac=") + mac,
   };
+  // More control ports for steps that run at once on this node (start_agents).
+  for (size_t j = 1; j < nodes_[i].ctl_sockets.size(); ++j) {
+    const std::string id = "ctl" + std::to_string(j);
+    args.insert(args.end(), {"-chardev", "socket,id=" + id + ",path=" + nodes_[i].ctl_sockets[j] + ",server=on,wait=off",
+                             "-device", "virtserialport,bus=vser.0,chardev=" + id + ",name=org.ntblab.ctl." +
+                                            std::to_string(j)});
+  }
+  return args;
+}
+
+void Cluster::start_agents() {
+  for (Node& n : nodes_) {
+    if (n.ctl_sockets.size() < 2) continue;
+    // The initramfs has the agent; the init's agent starts the others.
+    std::string cmd;
+    for (size_t j = 1; j < n.ctl_sockets.size(); ++j)
+      cmd += "/sbin/ntblab-agent -p org.ntblab.ctl." + std::to_string(j) + " -r /host </dev/null >/dev/null 2>&1 & ";
+    CommandResult r = AgentClient(n.ctl_socket, &stop_).run(cmd + "exit 0", 30, true);
+    if (r.status != 0)
+      throw std::runtime_error(n.name + ": cannot start more agents: " + r.err);
+    for (size_t j = 1; j < n.ctl_sockets.size(); ++j)
+      if (AgentClient(n.ctl_sockets[j], &stop_).wait_ready(30).empty())
+        throw std::runtime_error(n.name + ": agent " + std::to_string(j) + " does not answer");
+  }
 }
 
 std::string Cluster::check_processes() {
@@ -257,6 +295,7 @@ void Cluster::boot() {
       if (!seen[i]) ready[i].wait();
     throw;
   }
+  start_agents();
   boot_s_ = since(t0);
   // One host CPU per node's vCPU, round robin: two guests that both spin
   // (polling) otherwise land on one core now and then and the other waits.
@@ -276,7 +315,25 @@ CommandResult Cluster::exec(const std::string& node, const std::string& command,
                           "' NTBLAB_NODE_INDEX=" + std::to_string(i) +
                           " NTBLAB_NODES=" + std::to_string(nodes_.size()) +
                           " NTBLAB_TOPOLOGY=" + s_.topology + " NTBLAB_KREL='" + paths_.krel + "'; ";
-  return AgentClient(nodes_[size_t(i)].ctl_socket, &stop_).run(env + command, timeout_s);
+  Node& n = nodes_[size_t(i)];
+  size_t agent = 0;
+  {
+    std::unique_lock<std::mutex> lk(agents_mu_);
+    for (;;) {
+      while (agent < n.busy.size() && n.busy[agent]) ++agent;
+      if (agent < n.busy.size()) break;
+      agent = 0;
+      agents_cv_.wait_for(lk, std::chrono::milliseconds(100));
+    }
+    n.busy[agent] = true;
+  }
+  CommandResult r = AgentClient(n.ctl_sockets[agent], &stop_).run(env + command, timeout_s);
+  {
+    std::lock_guard<std::mutex> lk(agents_mu_);
+    n.busy[agent] = false;
+  }
+  agents_cv_.notify_all();
+  return r;
 }
 
 void Cluster::shutdown() {

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -43,7 +45,8 @@ class Cluster {
 
   /// Start the switch and the nodes; wait for every agent. Throws on failure.
   void boot();
-  /// Run a command on one node.
+  /// Run a command on one node. Commands on one node run concurrently up to
+  /// the node's number of agents (see start_agents); more wait for one.
   CommandResult exec(const std::string& node, const std::string& command, double timeout_s);
   /// Power off, stop and reap everything; collect the switch's statistics.
   void shutdown();
@@ -64,10 +67,13 @@ class Cluster {
     std::string name;
     std::string ctl_socket;
     std::string console_log;
+    std::vector<std::string> ctl_sockets;  ///< [0]: the init's agent; more for parallel steps
+    std::vector<bool> busy;                ///< per agent: a command runs on it
     ChildProcess qemu;
     double ready_s = -1;
     std::string agent_info;
   };
+  void start_agents();
   std::vector<std::string> qemu_args(size_t i) const;
   void check_alive();  ///< throws check_processes()'s message
 
@@ -82,6 +88,8 @@ class Cluster {
   nlohmann::json died_ = nlohmann::json::array();
   std::string death_;            ///< check_processes()'s message, once set
   std::atomic<bool> stop_{false};  ///< agent calls give up (see AgentClient)
+  std::mutex agents_mu_;           ///< guards Node::busy
+  std::condition_variable agents_cv_;
   bool down_ = false;
 };
 
