@@ -507,8 +507,13 @@ int listen(int fd, int backlog)
 {
 	struct fdinfo *fi, copy;
 	const char *mode = server_mode();
-	int lfd;
+	int lfd, tfd;
 
+	if (both_listeners(fd, &tfd, &lfd) == 0) {
+		/* listen() again (a new backlog): both listeners */
+		REAL(listen)(lfd, backlog);
+		return REAL(listen)(tfd, backlog);
+	}
 	pthread_mutex_lock(&lock);
 	fi = info(fd, 0);
 	if (fi)
