@@ -35,7 +35,7 @@ constexpr uint32_t kMaxFrame = 16u << 20;
 /// One connection to the agent's socket.
 class Channel {
  public:
-  explicit Channel(const std::string& path) {
+  explicit Channel(const std::string& path, const std::atomic<bool>* stop = nullptr) : stop_(stop) {
     fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un sa{};
     sa.sun_family = AF_UNIX;
@@ -86,10 +86,8 @@ class Channel {
       pollfd p{fd_, POLLIN, 0};
       int r = poll(&p, 1, std::min(left, 200));
       if (r < 0 && errno != EINTR) return -1;
-      if (r <= 0) {
-        if (InterruptGuard::interrupted()) return -1;
-        continue;
-      }
+      if (InterruptGuard::interrupted() || (stop_ && stop_->load())) return -1;
+      if (r <= 0) continue;
       char tmp[65536];
       ssize_t n = read(fd_, tmp, sizeof tmp);
       if (n <= 0) return -1;
@@ -100,6 +98,7 @@ class Channel {
  private:
   int fd_ = -1;
   std::string buf_;
+  const std::atomic<bool>* stop_;
 };
 
 uint32_t new_id() {
@@ -113,10 +112,10 @@ Clock::time_point after(double s) {
 
 }  // namespace
 
-std::string AgentClient::wait_ready(double timeout_s, const bool* stop) {
+std::string AgentClient::wait_ready(double timeout_s) {
   auto deadline = after(timeout_s);
-  while (Clock::now() < deadline && !InterruptGuard::interrupted() && !(stop && *stop)) {
-    Channel ch(path_);
+  while (Clock::now() < deadline && !InterruptGuard::interrupted() && !stopped()) {
+    Channel ch(path_, stop_);
     if (!ch.ok()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
@@ -136,10 +135,10 @@ std::string AgentClient::wait_ready(double timeout_s, const bool* stop) {
   return {};
 }
 
-CommandResult AgentClient::run(const std::string& command, double timeout_s) {
+CommandResult AgentClient::run(const std::string& command, double timeout_s, bool in_initramfs) {
   CommandResult res;
   auto t0 = Clock::now();
-  Channel ch(path_);
+  Channel ch(path_, stop_);
   if (!ch.ok()) {
     res.channel_error = true;
     res.err = "cannot connect to the guest agent at " + path_;
@@ -149,7 +148,7 @@ CommandResult AgentClient::run(const std::string& command, double timeout_s) {
   std::string payload;
   auto put32 = [&](uint32_t v) { payload.append(reinterpret_cast<const char*>(&v), 4); };
   put32(uint32_t(timeout_s * 1000));
-  put32(0);  // flags: run in the host-root chroot
+  put32(in_initramfs ? 1 : 0);  // flags bit 0: not in the host-root chroot
   put32(uint32_t(argv.size()));
   put32(0);  // no stdin
   for (const auto& a : argv) payload += a + std::string(1, '\0');
@@ -167,7 +166,9 @@ CommandResult AgentClient::run(const std::string& command, double timeout_s) {
     int r = ch.recv(id, deadline, type, data);
     if (r <= 0) {
       res.channel_error = true;
-      res.err += r == 0 ? "\n[ntblab] no answer from the guest agent" : "\n[ntblab] guest agent connection lost";
+      res.err += r == 0       ? "\n[ntblab] no answer from the guest agent"
+                 : stopped() ? "\n[ntblab] abandoned: a process of the run died"
+                             : "\n[ntblab] guest agent connection lost";
       break;
     }
     if (type == 'O' && res.out.size() < kMaxCapture) res.out += data.substr(0, kMaxCapture - res.out.size());

@@ -120,6 +120,7 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
     stop(0);
     pid_ = o.pid_;
     status_ = o.status_;
+    wait_status_ = o.wait_status_;
     out_fd_ = o.out_fd_;
     name_ = std::move(o.name_);
     pending_ = std::move(o.pending_);
@@ -138,9 +139,21 @@ bool ChildProcess::running() {
   pid_t r = waitpid(pid_, &st, WNOHANG);
   if (r == pid_) {
     status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    wait_status_ = st;
     return false;
   }
   return true;
+}
+
+std::string ChildProcess::how() const {
+  if (wait_status_ < 0) return status_ < 0 ? "running" : "exit status " + std::to_string(status_);
+  if (WIFEXITED(wait_status_)) return "exit status " + std::to_string(WEXITSTATUS(wait_status_));
+  if (WIFSIGNALED(wait_status_)) {
+    const int sig = WTERMSIG(wait_status_);
+    const char* abbrev = sigabbrev_np(sig);
+    return "killed by signal " + std::to_string(sig) + (abbrev ? std::string(" (SIG") + abbrev + ")" : "");
+  }
+  return "wait status " + std::to_string(wait_status_);
 }
 
 bool ChildProcess::read_line(std::string& line, int timeout_ms) {
@@ -187,7 +200,10 @@ void ChildProcess::stop(int grace_ms) {
       kill(-pid_, SIGKILL);
       kill(pid_, SIGKILL);
       int st;
-      if (waitpid(pid_, &st, 0) == pid_) status_ = 128 + SIGKILL;
+      if (waitpid(pid_, &st, 0) == pid_) {
+        status_ = 128 + SIGKILL;
+        wait_status_ = st;
+      }
     }
   }
   kill(-pid_, SIGKILL);  // whatever else is left in its group

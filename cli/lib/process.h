@@ -27,6 +27,9 @@ class ChildProcess {
   bool running();
   /// Exit status (or 128+signal); -1 while running.
   int status() const { return status_; }
+  /// How it ended, from the wait status: "exit status N" or "killed by
+  /// signal N (SIGNAME)"; "running" while it runs.
+  std::string how() const;
   /// A line from the stdout pipe within timeout_ms, or false.
   bool read_line(std::string& line, int timeout_ms);
   /// SIGTERM, wait up to grace_ms, then SIGKILL; always reaps.
@@ -36,6 +39,7 @@ class ChildProcess {
  private:
   pid_t pid_ = -1;
   int status_ = -1;
+  int wait_status_ = -1;  ///< raw, from waitpid
   int out_fd_ = -1;
   std::string name_, pending_;
 };

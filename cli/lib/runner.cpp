@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "results_file.h"
 #include "units.h"
 
 namespace ntblab::cli {
@@ -44,14 +45,20 @@ std::string read_file(const std::string& path, size_t max = 1u << 20) {
   return s;
 }
 
-/// The serial console writes CRLF: store plain lines.
+/// The serial console writes CRLF: store plain lines (atomically; on
+/// failure the log stays as QEMU wrote it).
 void strip_cr(const std::string& path) {
   std::string s = read_file(path, SIZE_MAX);
   std::string out;
   out.reserve(s.size());
   for (char c : s)
     if (c != '\r') out += c;
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << out;
+  if (out.size() == s.size()) return;
+  try {
+    write_file_atomic(path, out);
+  } catch (const std::exception& e) {
+    std::cerr << "[ntblab] warning: " << e.what() << std::endl;
+  }
 }
 
 std::string tail_lines(const std::string& text, int n) {
@@ -97,6 +104,20 @@ Cluster::Cluster(const Scenario& s, const LabPaths& paths, const RunOptions& opt
     Node node;
     node.name = n.name;
     node.ctl_socket = sock_dir_ + "/" + n.name + ".ctl.sock";
+    // One agent per command a step runs on this node at once (a `parallel`
+    // group may run several there): the agent serves one request at a time
+    // and QEMU's socket one client (docs/scenario-format.md, "steps[]").
+    size_t agents = 1;
+    for (const StepSpec& st : s_.steps) {
+      size_t here = 0;
+      for (const StepSpec& leaf : st.parallel.empty() ? std::vector<StepSpec>{st} : st.parallel)
+        for (const std::string& on : leaf.on) here += on == n.name;
+      agents = std::max(agents, here);
+    }
+    node.ctl_sockets.push_back(node.ctl_socket);
+    for (size_t j = 1; j < agents; ++j)
+      node.ctl_sockets.push_back(sock_dir_ + "/" + n.name + ".ctl" + std::to_string(j) + ".sock");
+    node.busy.assign(agents, false);
     node.console_log = log_dir_ + "/" + n.name + ".console.log";
     nodes_.push_back(std::move(node));
   }
@@ -130,7 +151,7 @@ std::vector<std::string> Cluster::qemu_args(size_t i) const {
   if (!paths_.modroot.empty()) cmdline += " ntblab.modroot=" + paths_.modroot;
   if (!n.cmdline.empty()) cmdline += " " + n.cmdline;
   const std::string sock = sock_dir_ + "/" + n.name;
-  return {
+  std::vector<std::string> args = {
       paths_.qemu, "-name", n.name + ",debug-threads=on",
       "-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
       "-nodefaults", "-vga", "none", "-display", "none", "-no-reboot",
@@ -154,18 +175,63 @@ std::vector<std::string> Cluster::qemu_args(size_t i) const {
       "-netdev", "stream,id=net0,server=off,addr.type=unix,addr.path=" + sock_dir_ + "/eth.sock",
       "-device", std::string("virtio-net-pci,netdev=net0,romfile=,mac=") + mac,
   };
+  // More control ports for steps that run at once on this node (start_agents).
+  for (size_t j = 1; j < nodes_[i].ctl_sockets.size(); ++j) {
+    const std::string id = "ctl" + std::to_string(j);
+    args.insert(args.end(), {"-chardev", "socket,id=" + id + ",path=" + nodes_[i].ctl_sockets[j] + ",server=on,wait=off",
+                             "-device", "virtserialport,bus=vser.0,chardev=" + id + ",name=org.ntblab.ctl." +
+                                            std::to_string(j)});
+  }
+  return args;
+}
+
+void Cluster::start_agents() {
+  for (Node& n : nodes_) {
+    if (n.ctl_sockets.size() < 2) continue;
+    // The initramfs has the agent; the init's agent starts the others.
+    std::string cmd;
+    for (size_t j = 1; j < n.ctl_sockets.size(); ++j)
+      cmd += "/sbin/ntblab-agent -p org.ntblab.ctl." + std::to_string(j) + " -r /host </dev/null >/dev/null 2>&1 & ";
+    CommandResult r = AgentClient(n.ctl_socket, &stop_).run(cmd + "exit 0", 30, true);
+    if (r.status != 0)
+      throw std::runtime_error(n.name + ": cannot start more agents: " + r.err);
+    for (size_t j = 1; j < n.ctl_sockets.size(); ++j)
+      if (AgentClient(n.ctl_sockets[j], &stop_).wait_ready(30).empty())
+        throw std::runtime_error(n.name + ": agent " + std::to_string(j) + " does not answer");
+  }
+}
+
+std::string Cluster::check_processes() {
+  if (!death_.empty() || down_) return death_;
+  auto record = [&](const std::string& what, const std::string& node, ChildProcess& p) {
+    json d = {{"process", what}, {"pid", p.pid()}, {"how", p.how()}};
+    if (!node.empty()) d["node"] = node;
+    died_.push_back(d);
+  };
+  std::string msg;
+  if (!switch_.running()) {
+    record("switch", "", switch_);
+    msg = "the switch process (pid " + std::to_string(switch_.pid()) + ") died: " + switch_.how() + "; see " +
+          log_dir_ + "/switch.log";
+  }
+  for (Node& n : nodes_)
+    if (!n.qemu.running()) {
+      record("qemu", n.name, n.qemu);
+      if (!msg.empty()) continue;
+      std::string log = read_file(log_dir_ + "/" + n.name + ".qemu.log");
+      msg = n.name + ": QEMU (pid " + std::to_string(n.qemu.pid()) + ") died: " + n.qemu.how() +
+            (log.empty() ? "" : "; its log:\n" + tail_lines(log, 8));
+    }
+  if (!msg.empty()) {
+    death_ = msg;
+    stop_ = true;
+  }
+  return death_;
 }
 
 void Cluster::check_alive() {
-  if (!switch_.running())
-    throw std::runtime_error("the switch process exited (status " + std::to_string(switch_.status()) +
-                             "); see " + log_dir_ + "/switch.log");
-  for (Node& n : nodes_)
-    if (!n.qemu.running()) {
-      std::string log = read_file(log_dir_ + "/" + n.name + ".qemu.log");
-      throw std::runtime_error(n.name + ": QEMU exited (status " + std::to_string(n.qemu.status()) + ")" +
-                               (log.empty() ? "" : ":\n" + tail_lines(log, 8)));
-    }
+  std::string dead = check_processes();
+  if (!dead.empty()) throw std::runtime_error(dead);
 }
 
 void Cluster::boot() {
@@ -191,22 +257,20 @@ void Cluster::boot() {
   for (size_t i = 0; i < nodes_.size(); ++i) {
     Node& n = nodes_[i];
     std::vector<std::string> args = qemu_args(i);
-    std::ofstream(log_dir_ + "/" + n.name + ".qemu.cmdline") << [&] {
-      std::string all;
-      for (const auto& a : args) all += a + " ";
-      return all + "\n";
-    }();
+    std::string cmdline;
+    for (const auto& a : args) cmdline += a + " ";
+    write_file_atomic(log_dir_ + "/" + n.name + ".qemu.cmdline", cmdline + "\n");
     n.qemu = ChildProcess::spawn(args, "", log_dir_ + "/" + n.name + ".qemu.log");
   }
   progress("booting " + std::to_string(nodes_.size()) + " guests (" + s_.accel + ")");
 
   // Wait for every agent, in parallel; stop early if a QEMU dies.
   const double timeout = double(s_.boot_timeout_ps) / 1e12;
-  bool stop = false;
+  std::atomic<bool> stop{false};
   std::vector<std::future<std::string>> ready;
   for (Node& n : nodes_)
     ready.push_back(std::async(std::launch::async, [&n, timeout, &stop] {
-      return AgentClient(n.ctl_socket).wait_ready(timeout, &stop);
+      return AgentClient(n.ctl_socket, &stop).wait_ready(timeout);
     }));
   size_t done = 0;
   std::vector<bool> seen(nodes_.size(), false);
@@ -235,6 +299,7 @@ void Cluster::boot() {
       if (!seen[i]) ready[i].wait();
     throw;
   }
+  start_agents();
   boot_s_ = since(t0);
   // One host CPU per node's vCPU, round robin: two guests that both spin
   // (polling) otherwise land on one core now and then and the other waits.
@@ -254,11 +319,30 @@ CommandResult Cluster::exec(const std::string& node, const std::string& command,
                           "' NTBLAB_NODE_INDEX=" + std::to_string(i) +
                           " NTBLAB_NODES=" + std::to_string(nodes_.size()) +
                           " NTBLAB_TOPOLOGY=" + s_.topology + " NTBLAB_KREL='" + paths_.krel + "'; ";
-  return AgentClient(nodes_[size_t(i)].ctl_socket).run(env + command, timeout_s);
+  Node& n = nodes_[size_t(i)];
+  size_t agent = 0;
+  {
+    std::unique_lock<std::mutex> lk(agents_mu_);
+    for (;;) {
+      while (agent < n.busy.size() && n.busy[agent]) ++agent;
+      if (agent < n.busy.size()) break;
+      agent = 0;
+      agents_cv_.wait_for(lk, std::chrono::milliseconds(100));
+    }
+    n.busy[agent] = true;
+  }
+  CommandResult r = AgentClient(n.ctl_sockets[agent], &stop_).run(env + command, timeout_s);
+  {
+    std::lock_guard<std::mutex> lk(agents_mu_);
+    n.busy[agent] = false;
+  }
+  agents_cv_.notify_all();
+  return r;
 }
 
 void Cluster::shutdown() {
   if (down_) return;
+  check_processes();  // a death not noticed yet is one all the same
   down_ = true;
   // Guests first (an orderly poweroff is quick), then whatever is left, then
   // the switch, which writes its statistics when it stops.
@@ -289,6 +373,7 @@ json Cluster::node_info() const {
   json a = json::array();
   for (const Node& n : nodes_)
     a.push_back({{"name", n.name}, {"ready_s", n.ready_s}, {"agent", n.agent_info},
+                 {"kernel_release", n.agent_info.empty() ? json() : json(kernel_release_of(n.agent_info))},
                  {"console_log", n.console_log}});
   return a;
 }
@@ -325,6 +410,13 @@ std::vector<StepRun> expand(const StepSpec& st) {
 
 }  // namespace
 
+std::string kernel_release_of(const std::string& agent_info) {
+  std::istringstream in(agent_info);
+  std::string tag, version, release;
+  if (!(in >> tag >> version >> release) || tag != "ntblab-agent") return {};
+  return release;
+}
+
 int run_scenario(const std::string& scenario_path, const RunOptions& opts) {
   InterruptGuard guard;
   Scenario s = load_scenario(scenario_path);
@@ -349,24 +441,41 @@ int run_scenario(const std::string& scenario_path, const RunOptions& opts) {
           fut.push_back(std::async(std::launch::async, [&cluster, &r] {
             return cluster.exec(r.node, r.spec->run, double(r.spec->timeout_ps) / 1e12);
           }));
-        for (size_t j = 0; j < runs.size(); ++j) {
-          runs[j].result = fut[j].get();
-          std::snprintf(buf, sizeof buf, "%s (%.1f s)", runs[j].ok() ? "ok" : "FAILED", runs[j].result.seconds);
-          const std::string line = "step " + std::to_string(k + 1) + "/" + std::to_string(s.steps.size()) + " [" +
-                                   runs[j].node + "] " + runs[j].spec->name + ": " + buf;
-          if (runs[j].ok()) cluster.progress(line);
-          else print_error(line);
-          if (!runs[j].ok()) {
-            all_ok = false;
-            std::string why = runs[j].result.timed_out ? "timed out"
-                              : runs[j].result.channel_error
-                                  ? "control channel error"
-                                  : "exit status " + std::to_string(runs[j].result.status);
-            print_error("  " + why + "; stderr:\n" + tail_lines(runs[j].result.err, 10) +
-                        "  stdout:\n" + tail_lines(runs[j].result.out, 10));
+        // Collect them as they finish; meanwhile watch the switch and the
+        // QEMUs: when one dies, the steps still waiting give up.
+        std::vector<bool> got(runs.size(), false);
+        for (size_t left = runs.size(); left > 0;) {
+          for (size_t j = 0; j < runs.size(); ++j) {
+            if (got[j] || fut[j].wait_for(std::chrono::milliseconds(left > 1 ? 20 : 100)) != std::future_status::ready)
+              continue;
+            got[j] = true;
+            --left;
+            runs[j].result = fut[j].get();
+            std::snprintf(buf, sizeof buf, "%s (%.1f s)", runs[j].ok() ? "ok" : "FAILED", runs[j].result.seconds);
+            const std::string line = "step " + std::to_string(k + 1) + "/" + std::to_string(s.steps.size()) +
+                                     " [" + runs[j].node + "] " + runs[j].spec->name + ": " + buf;
+            if (runs[j].ok()) cluster.progress(line);
+            else print_error(line);
+            if (!runs[j].ok()) {
+              all_ok = false;
+              std::string why = runs[j].result.timed_out ? "timed out"
+                                : runs[j].result.channel_error
+                                    ? "control channel error"
+                                    : "exit status " + std::to_string(runs[j].result.status);
+              print_error("  " + why + "; stderr:\n" + tail_lines(runs[j].result.err, 10) +
+                          "  stdout:\n" + tail_lines(runs[j].result.out, 10));
+            }
           }
-          steps.push_back(step_json(runs[j]));
+          cluster.check_processes();
         }
+        for (const StepRun& r : runs) steps.push_back(step_json(r));
+        // A lost agent connection may be a QEMU dying: give its exit a moment to show.
+        bool lost = false;
+        for (const StepRun& r : runs) lost = lost || r.result.channel_error;
+        for (int t = 0; lost && t < 40 && cluster.check_processes().empty(); ++t)
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        const std::string dead = cluster.check_processes();
+        if (!dead.empty()) throw std::runtime_error(dead);
       }
       if (InterruptGuard::interrupted()) throw std::runtime_error("interrupted");
       results["ok"] = all_ok;
@@ -378,12 +487,29 @@ int run_scenario(const std::string& scenario_path, const RunOptions& opts) {
     }
     cluster.progress("tearing down");
     cluster.shutdown();
+    // A death seen only at the teardown fails the run too.
+    if (!cluster.died().empty() && !results.contains("error")) {
+      const json& d = cluster.died()[0];
+      results["error"] = d["process"].get<std::string>() +
+                         (d.contains("node") ? " of " + d["node"].get<std::string>() : std::string()) +
+                         " (pid " + std::to_string(d["pid"].get<int>()) + ") died: " + d["how"].get<std::string>();
+      print_error("error: " + results["error"].get<std::string>());
+      results["ok"] = false;
+      if (rc == 0) rc = 1;
+    }
+    results["died"] = cluster.died();
     results["nodes"] = cluster.node_info();
     results["switch"] = cluster.switch_stats();
   }
   results["steps"] = steps;
-  std::ofstream(opts.out_dir + "/results.json") << results.dump(2) << "\n";
-  if (!opts.quiet) std::cerr << "[ntblab] results: " << opts.out_dir << "/results.json" << std::endl;
+  const std::string path = opts.out_dir + "/results.json";
+  try {
+    write_file_atomic(path, json_text(results) + "\n");
+  } catch (const std::exception& e) {
+    std::cerr << "[ntblab] error: results not written: " << e.what() << std::endl;
+    return rc == 0 ? 1 : rc;
+  }
+  if (!opts.quiet) std::cerr << "[ntblab] results: " << path << std::endl;
   return rc;
 }
 

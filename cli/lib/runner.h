@@ -5,7 +5,10 @@
 // Ctrl-C.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -43,10 +46,17 @@ class Cluster {
 
   /// Start the switch and the nodes; wait for every agent. Throws on failure.
   void boot();
-  /// Run a command on one node.
+  /// Run a command on one node. Commands on one node run concurrently up to
+  /// the node's number of agents (see start_agents); more wait for one.
   CommandResult exec(const std::string& node, const std::string& command, double timeout_s);
   /// Power off, stop and reap everything; collect the switch's statistics.
   void shutdown();
+  /// Whether the switch and every QEMU still run. The first time one is
+  /// found dead: records it (died()), makes agent calls in progress give up,
+  /// and returns what died and how; empty while all run.
+  std::string check_processes();
+  /// The processes found dead before the teardown: [{process, pid, how, ...}].
+  const nlohmann::json& died() const { return died_; }
 
   double boot_seconds() const { return boot_s_; }
   const nlohmann::json& switch_stats() const { return switch_stats_; }
@@ -58,12 +68,15 @@ class Cluster {
     std::string name;
     std::string ctl_socket;
     std::string console_log;
+    std::vector<std::string> ctl_sockets;  ///< [0]: the init's agent; more for parallel steps
+    std::vector<bool> busy;                ///< per agent: a command runs on it
     ChildProcess qemu;
     double ready_s = -1;
     std::string agent_info;
   };
+  void start_agents();
   std::vector<std::string> qemu_args(size_t i) const;
-  void check_alive();
+  void check_alive();  ///< throws check_processes()'s message
 
   Scenario s_;
   LabPaths paths_;
@@ -73,11 +86,21 @@ class Cluster {
   std::vector<Node> nodes_;
   double boot_s_ = 0;
   nlohmann::json switch_stats_;
+  nlohmann::json died_ = nlohmann::json::array();
+  std::string death_;            ///< check_processes()'s message, once set
+  std::atomic<bool> stop_{false};  ///< agent calls give up (see AgentClient)
+  std::mutex agents_mu_;           ///< guards Node::busy
+  std::condition_variable agents_cv_;
   bool down_ = false;
 };
 
 /// Run a scenario end to end; returns the process exit status (0: every step
-/// passed; 1: a step failed or the cluster did not boot; 130: interrupted).
+/// passed; 1: a step failed, the cluster did not boot, the switch or a QEMU
+/// died, or results.json could not be written; 130: interrupted).
 int run_scenario(const std::string& scenario_path, const RunOptions& opts);
+
+/// The guest's kernel release from the agent's info line
+/// ("ntblab-agent VERSION RELEASE NODENAME"); empty if it has none.
+std::string kernel_release_of(const std::string& agent_info);
 
 }  // namespace ntblab::cli

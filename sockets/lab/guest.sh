@@ -23,6 +23,9 @@
 #                                   did not send at least TX and receive at
 #                                   least RX bytes meanwhile (its traffic went
 #                                   over TCP, or nowhere)
+#   guest.sh via-tcp CMD...         run CMD; fail if it fails or if af_ntb
+#                                   carried any stream bytes meanwhile (it
+#                                   was meant to go over TCP)
 #   guest.sh wait-log FILE PATTERN  wait (30 s) until FILE has PATTERN (e.g.
 #                                   ntb_run -d's "listening on NTB only")
 set -euo pipefail
@@ -164,6 +167,16 @@ via_ntb() {
 		die "'$*': af_ntb carried less than $txmin/$rxmin bytes out/in: not over af_ntb"
 }
 
+via_tcp() {
+	local b0 b1 rc=0
+	b0=$(bytes)
+	"$@" || rc=$?
+	b1=$(bytes)
+	say "af_ntb during '$*': '$b0' -> '$b1' (TX RX), exit $rc"
+	[ $rc -eq 0 ] || die "'$*' failed (exit $rc)"
+	[ "$b0" = "$b1" ] || die "'$*': af_ntb carried bytes: not over TCP only"
+}
+
 wait_log() {
 	local i=0
 	while ! grep -q -e "$2" "$1" 2>/dev/null; do
@@ -187,6 +200,7 @@ check-log) check_log "$@" ;;
 status) cat $proc/status ;;
 bytes) bytes ;;
 via-ntb) via_ntb "$@" ;;
+via-tcp) via_tcp "$@" ;;
 wait-log) wait_log "$@" ;;
-*) die "usage: guest.sh setup|load|unload|netdev|wait-up|wait-port|check-log|status|bytes|via-ntb|wait-log" ;;
+*) die "usage: guest.sh setup|load|unload|netdev|wait-up|wait-port|check-log|status|bytes|via-ntb|via-tcp|wait-log" ;;
 esac

@@ -13,14 +13,21 @@
  *   missing, refused) the TCP socket is put back and connected instead
  *   (NTB_FALLBACK=0 turns this off).  A non-blocking connect that later
  *   fails is not retried over TCP.
- * - listen() with NTB_RUN_SERVER=both (default) also listens on an af_ntb
- *   socket on the same port; accept() takes whichever is ready (poll on
- *   both for a blocking socket).  Programs that wait for the listening
- *   descriptor with select/poll/epoll only see TCP connections in this mode:
- *   use NTB_RUN_SERVER=ntb to listen on NTB only (the descriptor becomes
- *   the af_ntb socket) or 0 for TCP only.
+ * - listen() with NTB_RUN_SERVER=both (default) listens on TCP and on an
+ *   af_ntb socket on the same port.  The program's descriptor becomes an
+ *   epoll instance holding both (non-blocking) listeners, so that poll,
+ *   select and epoll on it wake for a connection on either; accept() takes
+ *   whichever is ready and blocks (polls both) only if the program's
+ *   descriptor is blocking.  getsockname/getsockopt/setsockopt on it go to
+ *   the listeners, epoll_ctl drops EPOLLEXCLUSIVE for it (not allowed on an
+ *   epoll instance).  NTB_RUN_SERVER=ntb listens on NTB only (the
+ *   descriptor becomes the af_ntb socket; TCP if the family is missing), 0
+ *   on TCP only.  See docs/socket-family.md, "Preload".
  * - On af_ntb descriptors getsockopt(SO_DOMAIN) says AF_INET and TCP-level
  *   options the family does not know are accepted and ignored.
+ * - Every wrapper looks up the function it wraps (dlsym RTLD_NEXT) when it
+ *   is first called, so it works before this library's constructor ran
+ *   (other libraries' start-up code may call close() or socket()).
  *
  * NTB_PRELOAD_DEBUG=1 logs decisions to stderr.
  */
@@ -32,11 +39,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -55,7 +64,9 @@ struct fdinfo {
 	unsigned char candidate;	/* AF_INET stream socket, not yet used */
 	unsigned char is_ntb;		/* descriptor is an af_ntb socket now */
 	unsigned char bound;
-	int ntb_listener;		/* paired af_ntb listener + 1, or 0 */
+	unsigned char both;		/* an epoll fd over two listeners: */
+	int tcp_listener;		/*   the TCP listener + 1, */
+	int ntb_listener;		/*   the af_ntb listener + 1 */
 	struct sockaddr_in bind_addr;
 	int nopts;
 	struct opt opts[MAX_OPTS];
@@ -64,22 +75,44 @@ struct fdinfo {
 static struct fdinfo *fds[MAX_FD];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int (*real_socket)(int, int, int);
-static int (*real_connect)(int, const struct sockaddr *, socklen_t);
-static int (*real_bind)(int, const struct sockaddr *, socklen_t);
-static int (*real_listen)(int, int);
-static int (*real_accept)(int, struct sockaddr *, socklen_t *);
-static int (*real_accept4)(int, struct sockaddr *, socklen_t *, int);
-static int (*real_close)(int);
-static int (*real_setsockopt)(int, int, int, const void *, socklen_t);
-static int (*real_getsockopt)(int, int, int, void *, socklen_t *);
+/*
+ * The functions we wrap, looked up on first use (not in a constructor: a
+ * library's start-up code may call close() before ours ran).  REAL(close)
+ * has close's type.
+ */
+static void *resolve(void *_Atomic *slot, const char *name)
+{
+	void *f = atomic_load_explicit(slot, memory_order_acquire);
 
-static int debug;
+	if (!f) {
+		f = dlsym(RTLD_NEXT, name);
+		if (!f) {
+			static const char msg[] = "ntb_preload: a libc function is missing\n";
+
+			write(2, msg, sizeof(msg) - 1);
+			abort();
+		}
+		atomic_store_explicit(slot, f, memory_order_release);
+	}
+	return f;
+}
+
+#define REAL(fn) ({							\
+	static void *_Atomic slot_;					\
+	(__typeof__(&fn))resolve(&slot_, #fn);				\
+})
+
+static int debug = -1;
 
 static void logd(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (debug < 0) {
+		const char *e = getenv("NTB_PRELOAD_DEBUG");
+
+		debug = e && atoi(e);
+	}
 	if (!debug)
 		return;
 	va_start(ap, fmt);
@@ -87,20 +120,6 @@ static void logd(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
-}
-
-__attribute__((constructor)) static void init(void)
-{
-	real_socket = dlsym(RTLD_NEXT, "socket");
-	real_connect = dlsym(RTLD_NEXT, "connect");
-	real_bind = dlsym(RTLD_NEXT, "bind");
-	real_listen = dlsym(RTLD_NEXT, "listen");
-	real_accept = dlsym(RTLD_NEXT, "accept");
-	real_accept4 = dlsym(RTLD_NEXT, "accept4");
-	real_close = dlsym(RTLD_NEXT, "close");
-	real_setsockopt = dlsym(RTLD_NEXT, "setsockopt");
-	real_getsockopt = dlsym(RTLD_NEXT, "getsockopt");
-	debug = getenv("NTB_PRELOAD_DEBUG") && atoi(getenv("NTB_PRELOAD_DEBUG"));
 }
 
 static struct fdinfo *info(int fd, int create)
@@ -157,7 +176,7 @@ static void replay_opts(int fd, struct fdinfo *fi)
 	int i;
 
 	for (i = 0; i < fi->nopts; i++)
-		real_setsockopt(fd, fi->opts[i].level, fi->opts[i].name,
+		REAL(setsockopt)(fd, fi->opts[i].level, fi->opts[i].name,
 				fi->opts[i].val, fi->opts[i].len);
 }
 
@@ -165,7 +184,7 @@ static void replay_opts(int fd, struct fdinfo *fi)
 static int replace_fd(int fd, struct fdinfo *fi, int family)
 {
 	int fl = fcntl(fd, F_GETFL), fdfl = fcntl(fd, F_GETFD);
-	int nfd = real_socket(family, SOCK_STREAM, 0);
+	int nfd = REAL(socket)(family, SOCK_STREAM, 0);
 
 	if (nfd < 0)
 		return -1;
@@ -173,12 +192,12 @@ static int replace_fd(int fd, struct fdinfo *fi, int family)
 	if (fi->bound && family != AF_INET) {
 		struct sockaddr_in b = fi->bind_addr;
 
-		if (real_bind(nfd, (struct sockaddr *)&b, sizeof(b)) < 0) {
+		if (REAL(bind)(nfd, (struct sockaddr *)&b, sizeof(b)) < 0) {
 			b.sin_addr.s_addr = htonl(INADDR_ANY);
-			real_bind(nfd, (struct sockaddr *)&b, sizeof(b));
+			REAL(bind)(nfd, (struct sockaddr *)&b, sizeof(b));
 		}
 	} else if (fi->bound) {
-		real_bind(nfd, (struct sockaddr *)&fi->bind_addr,
+		REAL(bind)(nfd, (struct sockaddr *)&fi->bind_addr,
 			  sizeof(fi->bind_addr));
 	}
 	if (fl >= 0)
@@ -186,11 +205,11 @@ static int replace_fd(int fd, struct fdinfo *fi, int family)
 	if (dup2(nfd, fd) < 0) {
 		int e = errno;
 
-		real_close(nfd);
+		REAL(close)(nfd);
 		errno = e;
 		return -1;
 	}
-	real_close(nfd);
+	REAL(close)(nfd);
 	if (fdfl >= 0)
 		fcntl(fd, F_SETFD, fdfl);
 	return 0;
@@ -198,7 +217,7 @@ static int replace_fd(int fd, struct fdinfo *fi, int family)
 
 int socket(int domain, int type, int protocol)
 {
-	int fd = real_socket(domain, type, protocol);
+	int fd = REAL(socket)(domain, type, protocol);
 	struct fdinfo *fi;
 
 	if (fd < 0 || domain != AF_INET || (type & 0xf) != SOCK_STREAM ||
@@ -216,7 +235,7 @@ int socket(int domain, int type, int protocol)
 
 int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	int ret = real_bind(fd, addr, len);
+	int ret = REAL(bind)(fd, addr, len);
 	struct fdinfo *fi;
 
 	if (ret == 0 && addr && addr->sa_family == AF_INET &&
@@ -230,7 +249,7 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
 				struct sockaddr_in got;
 				socklen_t gl = sizeof(got);
 
-				if (!getsockname(fd, (struct sockaddr *)&got, &gl))
+				if (!REAL(getsockname)(fd, (struct sockaddr *)&got, &gl))
 					fi->bind_addr.sin_port = got.sin_port;
 			}
 		}
@@ -239,16 +258,58 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
 	return ret;
 }
 
-int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+/* The listeners behind a `both` descriptor (-1 if @fd is not one) */
+static int both_listeners(int fd, int *tfd, int *lfd)
 {
 	struct fdinfo *fi;
-	int ret = real_setsockopt(fd, level, name, val, len);
+	int ret = -1;
 
 	pthread_mutex_lock(&lock);
 	fi = info(fd, 0);
-	if (fi && fi->is_ntb && ret < 0 && errno == ENOPROTOOPT &&
-	    (level == IPPROTO_TCP || level == IPPROTO_IP))
+	if (fi && fi->both) {
+		*tfd = fi->tcp_listener - 1;
+		*lfd = fi->ntb_listener - 1;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&lock);
+	return ret;
+}
+
+/* An af_ntb socket, also one this process did not make (inherited over exec) */
+static int is_ntb_fd(int fd)
+{
+	struct fdinfo *fi;
+	int ntb, dom = 0;
+	socklen_t dl = sizeof(dom);
+
+	pthread_mutex_lock(&lock);
+	fi = info(fd, 0);
+	ntb = fi && fi->is_ntb;
+	pthread_mutex_unlock(&lock);
+	if (ntb)
+		return 1;
+	return REAL(getsockopt)(fd, SOL_SOCKET, SO_DOMAIN, &dom, &dl) == 0 &&
+	       dom == ntb_family();
+}
+
+int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	struct fdinfo *fi;
+	int ret, e, tfd, lfd;
+
+	if (both_listeners(fd, &tfd, &lfd) == 0) {
+		/* both listeners get it; the TCP one's answer counts */
+		if (lfd >= 0)
+			REAL(setsockopt)(lfd, level, name, val, len);
+		return REAL(setsockopt)(tfd, level, name, val, len);
+	}
+	ret = REAL(setsockopt)(fd, level, name, val, len);
+	e = errno;
+	if (ret < 0 && e == ENOPROTOOPT &&
+	    (level == IPPROTO_TCP || level == IPPROTO_IP) && is_ntb_fd(fd))
 		ret = 0;	/* a TCP knob the NTB family has no use for */
+	pthread_mutex_lock(&lock);
+	fi = info(fd, 0);
 	if (fi && fi->candidate && ret == 0 && fi->nopts < MAX_OPTS &&
 	    len <= sizeof(fi->opts[0].val) && val) {
 		struct opt *o = &fi->opts[fi->nopts++];
@@ -259,23 +320,46 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 		memcpy(o->val, val, len);
 	}
 	pthread_mutex_unlock(&lock);
+	if (ret < 0)
+		errno = e;
 	return ret;
 }
 
 int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
-	int ret = real_getsockopt(fd, level, name, val, len);
-	struct fdinfo *fi;
+	int ret, tfd, lfd;
 
+	if (both_listeners(fd, &tfd, &lfd) == 0)
+		fd = tfd;
+	ret = REAL(getsockopt)(fd, level, name, val, len);
 	if (ret == 0 && level == SOL_SOCKET && name == SO_DOMAIN && val &&
-	    len && *len >= sizeof(int)) {
-		pthread_mutex_lock(&lock);
-		fi = info(fd, 0);
-		if (fi && fi->is_ntb)
-			*(int *)val = AF_INET;
-		pthread_mutex_unlock(&lock);
-	}
+	    len && *len >= sizeof(int) && *(int *)val == ntb_family())
+		*(int *)val = AF_INET;
 	return ret;
+}
+
+int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	int tfd, lfd;
+
+	if (both_listeners(fd, &tfd, &lfd) == 0)
+		fd = tfd;
+	return REAL(getsockname)(fd, addr, len);
+}
+
+int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct epoll_event copy;
+	int tfd, lfd;
+
+	if (ev && (ev->events & EPOLLEXCLUSIVE) &&
+	    both_listeners(fd, &tfd, &lfd) == 0) {
+		/* not allowed on an epoll instance; the listeners are non-blocking */
+		copy = *ev;
+		copy.events &= ~EPOLLEXCLUSIVE;
+		ev = &copy;
+	}
+	return REAL(epoll_ctl)(epfd, op, fd, ev);
 }
 
 int connect(int fd, const struct sockaddr *addr, socklen_t len)
@@ -284,6 +368,7 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	struct fdinfo *fi, copy;
 	int ret, e;
 	const char *fb = getenv("NTB_FALLBACK");
+	int fallback = !(fb && *fb && !atoi(fb));
 
 	pthread_mutex_lock(&lock);
 	fi = info(fd, 0);
@@ -292,11 +377,18 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	pthread_mutex_unlock(&lock);
 	if (!fi || !copy.candidate || !addr || addr->sa_family != AF_INET ||
 	    len < sizeof(*sin) || !on_fabric(sin->sin_addr.s_addr))
-		return real_connect(fd, addr, len);
+		return REAL(connect)(fd, addr, len);
 
 	if (replace_fd(fd, &copy, ntb_family()) < 0) {
-		logd("fd %d: no NTB socket (%s), TCP", fd, strerror(errno));
-		return real_connect(fd, addr, len);
+		e = errno;
+		if (!fallback) {
+			logd("fd %d: no NTB socket (%s), NTB_FALLBACK=0: failing",
+			     fd, strerror(e));
+			errno = e;
+			return -1;
+		}
+		logd("fd %d: no NTB socket (%s), TCP", fd, strerror(e));
+		return REAL(connect)(fd, addr, len);
 	}
 	pthread_mutex_lock(&lock);
 	fi = info(fd, 1);
@@ -305,9 +397,9 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		fi->is_ntb = 1;
 	}
 	pthread_mutex_unlock(&lock);
-	ret = real_connect(fd, addr, len);
+	ret = REAL(connect)(fd, addr, len);
 	e = errno;
-	if (ret == 0 || e == EINPROGRESS || e == EINTR || (fb && !atoi(fb))) {
+	if (ret == 0 || e == EINPROGRESS || e == EINTR || !fallback) {
 		logd("fd %d: NTB connect: %s", fd, ret ? strerror(e) : "ok");
 		errno = e;
 		return ret;
@@ -322,7 +414,7 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	if (fi)
 		fi->is_ntb = 0;
 	pthread_mutex_unlock(&lock);
-	return real_connect(fd, addr, len);
+	return REAL(connect)(fd, addr, len);
 }
 
 static const char *server_mode(void)
@@ -332,19 +424,108 @@ static const char *server_mode(void)
 	return m && *m ? m : "both";
 }
 
+/* An af_ntb listener on @b's port (and address if it is ours), or -1 */
+static int ntb_listener(struct sockaddr_in b, int backlog)
+{
+	int lfd = REAL(socket)(ntb_family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1, e;
+
+	if (lfd < 0)
+		return -1;
+	REAL(setsockopt)(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (b.sin_addr.s_addr != htonl(INADDR_ANY)) {
+		in_addr_t self;
+
+		ntb_addr_on_fabric(0, &self);
+		if (b.sin_addr.s_addr != self)
+			b.sin_addr.s_addr = htonl(INADDR_ANY);
+	}
+	if (REAL(bind)(lfd, (struct sockaddr *)&b, sizeof(b)) < 0 ||
+	    REAL(listen)(lfd, backlog) < 0) {
+		e = errno;
+		REAL(close)(lfd);
+		errno = e;
+		return -1;
+	}
+	return lfd;
+}
+
+/*
+ * `both`: the program's @fd becomes an epoll instance over the TCP listener
+ * (moved to a new descriptor) and @lfd, both non-blocking, so that waiting
+ * for @fd wakes for either (docs/socket-family.md, "Preload").
+ */
+static int make_both(int fd, int lfd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int fdfl = fcntl(fd, F_GETFD), fl = fcntl(fd, F_GETFL);
+	int cloexec = fdfl >= 0 && (fdfl & FD_CLOEXEC);
+	int tfd, ep, e;
+	struct fdinfo *fi;
+
+	tfd = fcntl(fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, 3);
+	if (tfd < 0)
+		return -1;
+	if (!cloexec)
+		fcntl(lfd, F_SETFD, 0);
+	fcntl(tfd, F_SETFL, fcntl(tfd, F_GETFL) | O_NONBLOCK);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	ev.data.fd = tfd;
+	if (ep < 0 || REAL(epoll_ctl)(ep, EPOLL_CTL_ADD, tfd, &ev) < 0)
+		goto fail;
+	ev.data.fd = lfd;
+	if (REAL(epoll_ctl)(ep, EPOLL_CTL_ADD, lfd, &ev) < 0)
+		goto fail;
+	/* the program's O_NONBLOCK on the epoll fd says how accept() waits */
+	if (fl >= 0)
+		fcntl(ep, F_SETFL, fl & O_NONBLOCK);
+	if (dup2(ep, fd) < 0)
+		goto fail;
+	REAL(close)(ep);
+	if (fdfl >= 0)
+		fcntl(fd, F_SETFD, fdfl);
+	pthread_mutex_lock(&lock);
+	fi = info(fd, 1);
+	if (fi) {
+		memset(fi, 0, sizeof(*fi));
+		fi->both = 1;
+		fi->tcp_listener = tfd + 1;
+		fi->ntb_listener = lfd + 1;
+	}
+	pthread_mutex_unlock(&lock);
+	return 0;
+fail:
+	e = errno;
+	if (ep >= 0)
+		REAL(close)(ep);
+	REAL(close)(tfd);
+	errno = e;
+	return -1;
+}
+
 int listen(int fd, int backlog)
 {
 	struct fdinfo *fi, copy;
 	const char *mode = server_mode();
-	int lfd;
+	int lfd, tfd;
 
+	if (both_listeners(fd, &tfd, &lfd) == 0) {
+		/* listen() again (a new backlog): both listeners */
+		REAL(listen)(lfd, backlog);
+		return REAL(listen)(tfd, backlog);
+	}
 	pthread_mutex_lock(&lock);
 	fi = info(fd, 0);
 	if (fi)
 		copy = *fi;
 	pthread_mutex_unlock(&lock);
-	if (!fi || !copy.candidate || !strcmp(mode, "0") || !ntb_available())
-		return real_listen(fd, backlog);
+	if (!fi || !copy.candidate || !strcmp(mode, "0"))
+		return REAL(listen)(fd, backlog);
+	if (!ntb_available()) {
+		logd("fd %d: af_ntb missing (%s), listening on TCP only", fd,
+		     strerror(errno));
+		return REAL(listen)(fd, backlog);
+	}
 
 	if (!strcmp(mode, "ntb")) {
 		if (!copy.bound) {
@@ -357,121 +538,106 @@ int listen(int fd, int backlog)
 			copy = *info(fd, 0);
 			pthread_mutex_unlock(&lock);
 		}
-		if (replace_fd(fd, &copy, ntb_family()) < 0)
-			return real_listen(fd, backlog);
+		if (replace_fd(fd, &copy, ntb_family()) < 0) {
+			logd("fd %d: no NTB socket (%s), listening on TCP only",
+			     fd, strerror(errno));
+			return REAL(listen)(fd, backlog);
+		}
 		pthread_mutex_lock(&lock);
 		fi = info(fd, 0);
 		fi->candidate = 0;
 		fi->is_ntb = 1;
 		pthread_mutex_unlock(&lock);
 		logd("fd %d: listening on NTB only", fd);
-		return real_listen(fd, backlog);
+		return REAL(listen)(fd, backlog);
 	}
 
-	if (real_listen(fd, backlog) < 0)
+	if (REAL(listen)(fd, backlog) < 0)
 		return -1;
 	if (!copy.bound) {
 		struct sockaddr_in got;
 		socklen_t gl = sizeof(got);
 
-		if (getsockname(fd, (struct sockaddr *)&got, &gl) == 0) {
+		if (REAL(getsockname)(fd, (struct sockaddr *)&got, &gl) == 0) {
 			copy.bound = 1;
 			copy.bind_addr = got;
 		}
 	}
-	lfd = real_socket(ntb_family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (lfd >= 0) {
-		struct sockaddr_in b = copy.bind_addr;
-		int one = 1;
-
-		real_setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (b.sin_addr.s_addr != htonl(INADDR_ANY)) {
-			in_addr_t self;
-
-			ntb_addr_on_fabric(0, &self);
-			if (b.sin_addr.s_addr != self)
-				b.sin_addr.s_addr = htonl(INADDR_ANY);
-		}
-		if (real_bind(lfd, (struct sockaddr *)&b, sizeof(b)) < 0 ||
-		    real_listen(lfd, backlog) < 0) {
-			logd("fd %d: no NTB listener (%s)", fd, strerror(errno));
-			real_close(lfd);
-			lfd = -1;
-		}
-	}
 	pthread_mutex_lock(&lock);
 	fi = info(fd, 0);
-	if (fi) {
+	if (fi)
 		fi->candidate = 0;
-		fi->ntb_listener = lfd + 1;
+	pthread_mutex_unlock(&lock);
+	lfd = ntb_listener(copy.bind_addr, backlog);
+	if (lfd < 0) {
+		logd("fd %d: no NTB listener (%s), listening on TCP only", fd,
+		     strerror(errno));
+		return 0;
+	}
+	if (make_both(fd, lfd) < 0) {
+		logd("fd %d: cannot pair the listeners (%s), listening on TCP only",
+		     fd, strerror(errno));
+		REAL(close)(lfd);
+		return 0;
+	}
+	logd("fd %d: listening on TCP and NTB", fd);
+	return 0;
+}
+
+static void mark_ntb(int fd)
+{
+	struct fdinfo *fi;
+
+	pthread_mutex_lock(&lock);
+	fi = info(fd, 1);
+	if (fi) {
+		memset(fi, 0, sizeof(*fi));
+		fi->is_ntb = 1;
 	}
 	pthread_mutex_unlock(&lock);
-	if (lfd >= 0)
-		logd("fd %d: listening on TCP and NTB (fd %d)", fd, lfd);
-	return 0;
 }
 
 static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	struct fdinfo *fi;
-	int lfd = -1, nfd, from_ntb = 0;
+	int tfd, lfd, nfd, ntb;
 
-	pthread_mutex_lock(&lock);
-	fi = info(fd, 0);
-	if (fi && fi->ntb_listener)
-		lfd = fi->ntb_listener - 1;
-	pthread_mutex_unlock(&lock);
-
-	if (lfd < 0) {
-		nfd = real_accept4(fd, addr, len, flags);
+	if (both_listeners(fd, &tfd, &lfd) < 0) {
+		nfd = REAL(accept4)(fd, addr, len, flags);
 		pthread_mutex_lock(&lock);
 		fi = info(fd, 0);
-		if (nfd >= 0 && fi && fi->is_ntb) {
-			struct fdinfo *ni = info(nfd, 1);
-
-			if (ni) {
-				memset(ni, 0, sizeof(*ni));
-				ni->is_ntb = 1;
-			}
-		}
+		ntb = fi && fi->is_ntb;
 		pthread_mutex_unlock(&lock);
+		if (nfd >= 0 && ntb) {
+			mark_ntb(nfd);
+			logd("fd %d: accepted NTB connection fd %d", fd, nfd);
+		}
 		return nfd;
 	}
+	/* both listeners are non-blocking; a new socket's flags come from @flags */
 	for (;;) {
-		struct pollfd p[2] = { { fd, POLLIN, 0 }, { lfd, POLLIN, 0 } };
-		int nb = fcntl(fd, F_GETFL) & O_NONBLOCK;
+		struct pollfd p[2] = { { tfd, POLLIN, 0 }, { lfd, POLLIN, 0 } };
+		int e;
 
-		nfd = real_accept4(lfd, addr, len, flags | SOCK_NONBLOCK);
+		nfd = REAL(accept4)(lfd, addr, len, flags);
 		if (nfd >= 0) {
-			if (!(flags & SOCK_NONBLOCK))
-				fcntl(nfd, F_SETFL, fcntl(nfd, F_GETFL) & ~O_NONBLOCK);
-			from_ntb = 1;
-			break;
+			mark_ntb(nfd);
+			logd("fd %d: accepted NTB connection fd %d", fd, nfd);
+			return nfd;
 		}
-		nfd = real_accept4(fd, addr, len, flags | (nb ? 0 : SOCK_NONBLOCK));
-		if (nfd >= 0) {
-			if (!nb && !(flags & SOCK_NONBLOCK))
-				fcntl(nfd, F_SETFL, fcntl(nfd, F_GETFL) & ~O_NONBLOCK);
-			break;
-		}
+		e = errno;
+		if (e != EAGAIN && e != EWOULDBLOCK && e != EINTR)
+			logd("fd %d: NTB accept: %s", fd, strerror(e));
+		nfd = REAL(accept4)(tfd, addr, len, flags);
+		if (nfd >= 0)
+			return nfd;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
-		if (nb)
-			return -1;
+		if (fcntl(fd, F_GETFL) & O_NONBLOCK)
+			return -1;	/* EAGAIN, as the program expects */
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			return -1;
 	}
-	if (from_ntb) {
-		pthread_mutex_lock(&lock);
-		fi = info(nfd, 1);
-		if (fi) {
-			memset(fi, 0, sizeof(*fi));
-			fi->is_ntb = 1;
-		}
-		pthread_mutex_unlock(&lock);
-		logd("fd %d: accepted NTB connection fd %d", fd, nfd);
-	}
-	return nfd;
 }
 
 int accept(int fd, struct sockaddr *addr, socklen_t *len)
@@ -486,16 +652,20 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 
 int close(int fd)
 {
-	int lfd = -1;
+	int tfd = -1, lfd = -1;
 
 	if (fd >= 0 && fd < MAX_FD) {
 		pthread_mutex_lock(&lock);
-		if (fds[fd] && fds[fd]->ntb_listener)
+		if (fds[fd] && fds[fd]->both) {
+			tfd = fds[fd]->tcp_listener - 1;
 			lfd = fds[fd]->ntb_listener - 1;
+		}
 		forget(fd);
 		pthread_mutex_unlock(&lock);
 	}
 	if (lfd >= 0)
-		real_close(lfd);
-	return real_close(fd);
+		REAL(close)(lfd);
+	if (tfd >= 0)
+		REAL(close)(tfd);
+	return REAL(close)(fd);
 }
