@@ -14,7 +14,7 @@
 #include <sstream>
 #include <thread>
 
-#include "units.h"
+#include "ntblab/scenario/node_links.h"
 
 namespace ntblab::cli {
 
@@ -96,7 +96,7 @@ Cluster::Cluster(const Scenario& s, const LabPaths& paths, const RunOptions& opt
   for (const NodeSpec& n : s_.nodes) {
     Node node;
     node.name = n.name;
-    node.ctl_socket = sock_dir_ + "/" + n.name + ".ctl.sock";
+    node.ctl_socket = scenario::control_socket(sock_dir_, n.name);
     node.console_log = log_dir_ + "/" + n.name + ".console.log";
     nodes_.push_back(std::move(node));
   }
@@ -129,8 +129,7 @@ std::vector<std::string> Cluster::qemu_args(size_t i) const {
   std::string cmdline = "console=ttyS0 quiet panic=-1 ntblab.name=" + n.name + " ntblab.ip=" + n.ip;
   if (!paths_.modroot.empty()) cmdline += " ntblab.modroot=" + paths_.modroot;
   if (!n.cmdline.empty()) cmdline += " " + n.cmdline;
-  const std::string sock = sock_dir_ + "/" + n.name;
-  return {
+  std::vector<std::string> args = {
       paths_.qemu, "-name", n.name + ",debug-threads=on",
       "-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
       "-nodefaults", "-vga", "none", "-display", "none", "-no-reboot",
@@ -145,15 +144,23 @@ std::vector<std::string> Cluster::qemu_args(size_t i) const {
       "-chardev", "socket,id=ctl,path=" + nodes_[i].ctl_socket + ",server=on,wait=off",
       "-device", "virtio-serial-pci,id=vser",
       "-device", "virtserialport,bus=vser.0,chardev=ctl,name=org.ntblab.ctl",
-      // The node's switch functions, each behind a root port (a PCIe Endpoint).
-      "-device", "pcie-root-port,id=rp_nt,bus=pcie.0,chassis=1,slot=1",
-      "-device", "pex8749-nt,bus=rp_nt,node=" + n.name + ",socket=" + sock + ".nt.sock",
-      "-device", "pcie-root-port,id=rp_dma,bus=pcie.0,chassis=2,slot=2",
-      "-device", "pex8749-dma,bus=rp_dma,node=" + n.name + ",socket=" + sock + ".dma.sock",
-      // TCP/IP baseline: virtio-net into the switch process's Ethernet hub.
-      "-netdev", "stream,id=net0,server=off,addr.type=unix,addr.path=" + sock_dir_ + "/eth.sock",
-      "-device", std::string("virtio-net-pci,netdev=net0,romfile=,mac=") + mac,
   };
+  // The node's switch functions, each behind a root port (a PCIe Endpoint).
+  unsigned slot = 0;
+  for (const scenario::NodeLink& link : scenario::node_links(s_, sock_dir_)) {
+    if (link.node != i) continue;
+    const std::string fn = scenario::function_name(link.function), rp = "rp_" + fn;
+    ++slot;
+    args.insert(args.end(), {"-device", "pcie-root-port,id=" + rp + ",bus=pcie.0,chassis=" + std::to_string(slot) +
+                                            ",slot=" + std::to_string(slot),
+                             "-device", "pex8749-" + fn + ",bus=" + rp + ",node=" + n.name + ",socket=" + link.path});
+  }
+  args.insert(args.end(), {
+      // TCP/IP baseline: virtio-net into the switch process's Ethernet hub.
+      "-netdev", "stream,id=net0,server=off,addr.type=unix,addr.path=" + scenario::eth_socket(sock_dir_),
+      "-device", std::string("virtio-net-pci,netdev=net0,romfile=,mac=") + mac,
+  });
+  return args;
 }
 
 void Cluster::check_alive() {
@@ -327,7 +334,7 @@ std::vector<StepRun> expand(const StepSpec& st) {
 
 int run_scenario(const std::string& scenario_path, const RunOptions& opts) {
   InterruptGuard guard;
-  Scenario s = load_scenario(scenario_path);
+  Scenario s = load_scenario(scenario_path, InterruptGuard::interrupted);
   fs::create_directories(opts.out_dir);
   json results = {{"scenario", s.name}, {"file", s.file}, {"topology", s.topology}, {"ok", false}};
   json steps = json::array();
