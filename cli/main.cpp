@@ -6,7 +6,7 @@
 
 #include "commands.h"
 #include "runner.h"
-#include "scenario.h"
+#include "ntblab/scenario/scenario.h"
 
 int sc_main(int argc, char** argv) {
   CLI::App app{"ntblab: a virtual lab for socket communication over PCIe NTB"};
@@ -34,10 +34,10 @@ int sc_main(int argc, char** argv) {
     if (*demo) return ntblab::cli::demo(demo_out, model_only);
     if (*regs) return ntblab::cli::regs();
     if (*run) return ntblab::cli::run_scenario(scenario, opts);
-  } catch (const ntblab::cli::ScenarioError& e) {
+  } catch (const ntblab::scenario::ScenarioError& e) {
     std::cerr << e.what() << "\n";
     return 2;
-  } catch (const ntblab::cli::LoadInterrupted& e) {
+  } catch (const ntblab::scenario::LoadInterrupted& e) {
     std::cerr << "ntblab: " << e.what() << "\n";
     return 130;
   } catch (const std::exception& e) {

@@ -19,7 +19,8 @@
 #   bin/qemu-system-x86_64, bin/key   the binary and the key it was built for
 #   build.log      configure and compile output of the last build
 # The key is: source version + configure flags + sha256 of qemu-device/src/*,
-# this script, common.sh and ntblab-devices.mak.
+# this script, common.sh, ntblab-devices.mak and the node-link protocol header
+# (protocol/include/ntblab/node_link.h).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -88,8 +89,9 @@ flags=(
     --disable-werror
 )
 flags_str="$(printf '%s ' "${flags[@]}")"
-# The node-link protocol header is shared with the switch process.
-proto="$here/../switch/include/ntblab/node_link.h"
+# The node-link protocol header is shared with the switch process; both
+# include it as "ntblab/node_link.h".
+proto="$here/../protocol/include/ntblab/node_link.h"
 src_hash="$(hash_paths "$here/src" "$here/build-qemu.sh" "$here/common.sh" \
     "$here/ntblab-devices.mak" "$proto")"
 key="version=$version flags=$flags_str src=$src_hash"
@@ -153,7 +155,9 @@ EOF
 
 install_if_changed "$here/ntblab-devices.mak" \
     "$tree/configs/devices/x86_64-softmmu/ntblab.mak"
-install_if_changed "$proto" "$tree/hw/misc/ntblab_node_link.h"
+mkdir -p "$tree/hw/misc/ntblab"
+install_if_changed "$proto" "$tree/hw/misc/ntblab/node_link.h"
+rm -f "$tree/hw/misc/ntblab_node_link.h"   # where builds before protocol/ put it
 dev_files=()
 for f in "$here"/src/*; do
     install_if_changed "$f" "$tree/hw/misc/${f##*/}"

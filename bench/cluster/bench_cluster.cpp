@@ -16,7 +16,7 @@
 #include <systemc>
 
 #include "runner.h"
-#include "scenario.h"
+#include "ntblab/scenario/scenario.h"
 
 using namespace ntblab::cli;
 

@@ -14,8 +14,8 @@
 #include <sstream>
 #include <thread>
 
+#include "ntblab/scenario/node_links.h"
 #include "results_file.h"
-#include "units.h"
 
 namespace ntblab::cli {
 
@@ -103,7 +103,7 @@ Cluster::Cluster(const Scenario& s, const LabPaths& paths, const RunOptions& opt
   for (const NodeSpec& n : s_.nodes) {
     Node node;
     node.name = n.name;
-    node.ctl_socket = sock_dir_ + "/" + n.name + ".ctl.sock";
+    node.ctl_socket = scenario::control_socket(sock_dir_, n.name);
     // One agent per command a step runs on this node at once (a `parallel`
     // group may run several there): the agent serves one request at a time
     // and QEMU's socket one client (docs/scenario-format.md, "steps[]").
@@ -116,7 +116,7 @@ Cluster::Cluster(const Scenario& s, const LabPaths& paths, const RunOptions& opt
     }
     node.ctl_sockets.push_back(node.ctl_socket);
     for (size_t j = 1; j < agents; ++j)
-      node.ctl_sockets.push_back(sock_dir_ + "/" + n.name + ".ctl" + std::to_string(j) + ".sock");
+      node.ctl_sockets.push_back(scenario::control_socket(sock_dir_, n.name, unsigned(j)));
     node.busy.assign(agents, false);
     node.console_log = log_dir_ + "/" + n.name + ".console.log";
     nodes_.push_back(std::move(node));
@@ -150,7 +150,6 @@ std::vector<std::string> Cluster::qemu_args(size_t i) const {
   std::string cmdline = "console=ttyS0 quiet panic=-1 ntblab.name=" + n.name + " ntblab.ip=" + n.ip;
   if (!paths_.modroot.empty()) cmdline += " ntblab.modroot=" + paths_.modroot;
   if (!n.cmdline.empty()) cmdline += " " + n.cmdline;
-  const std::string sock = sock_dir_ + "/" + n.name;
   std::vector<std::string> args = {
       paths_.qemu, "-name", n.name + ",debug-threads=on",
       "-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
@@ -166,15 +165,22 @@ std::vector<std::string> Cluster::qemu_args(size_t i) const {
       "-chardev", "socket,id=ctl,path=" + nodes_[i].ctl_socket + ",server=on,wait=off",
       "-device", "virtio-serial-pci,id=vser",
       "-device", "virtserialport,bus=vser.0,chardev=ctl,name=org.ntblab.ctl",
-      // The node's switch functions, each behind a root port (a PCIe Endpoint).
-      "-device", "pcie-root-port,id=rp_nt,bus=pcie.0,chassis=1,slot=1",
-      "-device", "pex8749-nt,bus=rp_nt,node=" + n.name + ",socket=" + sock + ".nt.sock",
-      "-device", "pcie-root-port,id=rp_dma,bus=pcie.0,chassis=2,slot=2",
-      "-device", "pex8749-dma,bus=rp_dma,node=" + n.name + ",socket=" + sock + ".dma.sock",
-      // TCP/IP baseline: virtio-net into the switch process's Ethernet hub.
-      "-netdev", "stream,id=net0,server=off,addr.type=unix,addr.path=" + sock_dir_ + "/eth.sock",
-      "-device", std::string("virtio-net-pci,netdev=net0,romfile=,mac=") + mac,
   };
+  // The node's switch functions, each behind a root port (a PCIe Endpoint).
+  unsigned slot = 0;
+  for (const scenario::NodeLink& link : scenario::node_links(s_, sock_dir_)) {
+    if (link.node != i) continue;
+    const std::string fn = scenario::function_name(link.function), rp = "rp_" + fn;
+    ++slot;
+    args.insert(args.end(), {"-device", "pcie-root-port,id=" + rp + ",bus=pcie.0,chassis=" + std::to_string(slot) +
+                                            ",slot=" + std::to_string(slot),
+                             "-device", "pex8749-" + fn + ",bus=" + rp + ",node=" + n.name + ",socket=" + link.path});
+  }
+  args.insert(args.end(), {
+      // TCP/IP baseline: virtio-net into the switch process's Ethernet hub.
+      "-netdev", "stream,id=net0,server=off,addr.type=unix,addr.path=" + scenario::eth_socket(sock_dir_),
+      "-device", std::string("virtio-net-pci,netdev=net0,romfile=,mac=") + mac,
+  });
   // More control ports for steps that run at once on this node (start_agents).
   for (size_t j = 1; j < nodes_[i].ctl_sockets.size(); ++j) {
     const std::string id = "ctl" + std::to_string(j);
@@ -419,7 +425,7 @@ std::string kernel_release_of(const std::string& agent_info) {
 
 int run_scenario(const std::string& scenario_path, const RunOptions& opts) {
   InterruptGuard guard;
-  Scenario s = load_scenario(scenario_path);
+  Scenario s = load_scenario(scenario_path, InterruptGuard::interrupted);
   fs::create_directories(opts.out_dir);
   json results = {{"scenario", s.name}, {"file", s.file}, {"topology", s.topology}, {"ok", false}};
   json steps = json::array();

@@ -14,10 +14,16 @@
 #include <vector>
 
 #include "agent_client.h"
+#include "ntblab/scenario/scenario.h"
 #include "process.h"
-#include "scenario.h"
 
 namespace ntblab::cli {
+
+// The runner runs scenarios (the scenario library, ntblab/scenario/).
+using scenario::load_scenario;
+using scenario::NodeSpec;
+using scenario::Scenario;
+using scenario::StepSpec;
 
 /// Where the lab's parts are (./ntblab exports these; defaults: the cache).
 struct LabPaths {

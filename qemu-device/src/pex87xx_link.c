@@ -7,8 +7,9 @@
  *   pex8749-nt   the NT port's virtual interface (10b5:87b0)
  *   pex8749-dma  the switch's DMA function (10b5:87d0), for plx_dma
  *
- * The protocol is switch/include/ntblab/node_link.h (copied next to this file
- * by the build), described in docs/node-link-protocol.md. In short: HELLO
+ * The protocol is protocol/include/ntblab/node_link.h (the build copies it to
+ * hw/misc/ntblab/node_link.h, so this file includes it by the name the switch
+ * process does), described in docs/node-link-protocol.md. In short: HELLO
  * shares the guest's RAM (the machine's memory backend, memfd or file with
  * share=on) so the switch writes guest memory directly; config space from 0x40
  * and every BAR access go to the switch; BAR reads wait for their completion,
@@ -48,7 +49,7 @@
 #include "hw/qdev-properties.h"
 #include "exec/memory.h"
 #include "qom/object.h"
-#include "ntblab_node_link.h"
+#include "ntblab/node_link.h"
 
 /* ---- type ------------------------------------------------------------ */
 

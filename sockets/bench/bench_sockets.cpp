@@ -20,7 +20,7 @@
 #include <systemc>
 
 #include "runner.h"
-#include "scenario.h"
+#include "ntblab/scenario/scenario.h"
 
 using namespace ntblab::cli;
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // ntblab-switch: the switch process. Hosts the model of a whole cluster (from a
-// scenario file) and serves one node link per PCI function of every node:
+// scenario file) and serves one node link per PCI function of every node, at
+// the paths ntblab/scenario/node_links.h names:
 //   DIR/<node>.nt.sock   the NT port's virtual interface (10b5:87b0)
 //   DIR/<node>.dma.sock  the switch's DMA function (10b5:87d0)
 //   DIR/eth.sock         an Ethernet hub joining the guests' virtio-net NICs
@@ -17,10 +18,11 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "cluster_config.h"
 #include "eth_hub.h"
 #include "model_backend.h"
-#include "scenario.h"
+#include "ntblab/scenario/cluster_config.h"
+#include "ntblab/scenario/node_links.h"
+#include "ntblab/scenario/scenario.h"
 #include "server.h"
 
 using namespace ntblab;
@@ -52,23 +54,18 @@ int sc_main(int argc, char** argv) {
   logger->set_pattern("%H:%M:%S.%e [%n] %v");
   logger->flush_on(spdlog::level::info);
   try {
-    cli::Scenario scenario = cli::load_scenario(scenario_path);
-    model::ClusterConfig config = cli::cluster_config(scenario);
+    scenario::Scenario scenario = scenario::load_scenario(scenario_path);
+    model::ClusterConfig config = scenario::cluster_config(scenario);
     model::Cluster cluster("cluster", config);
     sc_core::sc_start(sc_core::SC_ZERO_TIME);  // end of elaboration
 
     std::vector<sw::NodeEndpoint> endpoints;
     std::vector<sw::ModelBackend::LinkTarget> targets;
-    for (unsigned i = 0; i < config.nodes.size(); ++i) {
-      const std::string& name = config.nodes[i].name;
-      endpoints.push_back({name, NL_FN_NT, socket_dir + "/" + name + ".nt.sock"});
-      targets.push_back({i, model::Function::Nt});
-      if (config.nodes[i].dma) {
-        endpoints.push_back({name, NL_FN_DMA, socket_dir + "/" + name + ".dma.sock"});
-        targets.push_back({i, model::Function::Dma});
-      }
+    for (const scenario::NodeLink& link : scenario::node_links(config, socket_dir)) {
+      endpoints.push_back({link.name, link.function == model::Function::Dma ? NL_FN_DMA : NL_FN_NT, link.path});
+      targets.push_back({link.node, link.function});
     }
-    sw::EthHub hub(socket_dir + "/eth.sock");  // the guests' virtio-net, for TCP baselines
+    sw::EthHub hub(scenario::eth_socket(socket_dir));  // the guests' virtio-net, for TCP baselines
     sw::ModelBackend backend(cluster, targets);
     sw::Server server(endpoints, backend);
     backend.set_server(&server);

@@ -18,6 +18,14 @@ const char* to_string(PortRole r) {
   return "?";
 }
 
+unsigned add_lanes(unsigned used, unsigned width, const std::string& field, unsigned lanes) {
+  const unsigned total = used + width;
+  if (total > lanes)
+    throw ConfigError(field, "lane budget exceeded: " + std::to_string(total) + " lanes in use, the chip has " +
+                                 std::to_string(lanes));
+  return total;
+}
+
 void SwitchConfig::validate() const {
   if (ports.empty()) throw ConfigError("ports", "a switch needs at least one port");
   if (ports.size() > max_ports)
@@ -30,11 +38,7 @@ void SwitchConfig::validate() const {
   for (size_t i = 0; i < ports.size(); ++i) {
     const std::string name = "ports[" + std::to_string(i) + "]";
     ports[i].validate(name);
-    lanes_used += ports[i].width;
-    if (lanes_used > lanes)
-      throw ConfigError(name + ".width",
-                        "lane budget exceeded: " + std::to_string(lanes_used) + " lanes in ports[0.." +
-                            std::to_string(i) + "], the chip has " + std::to_string(lanes));
+    lanes_used = add_lanes(lanes_used, ports[i].width, name + ".width", lanes);
     if (ports[i].role == PortRole::NonTransparent && ++nt > max_nt_ports)
       throw ConfigError(name + ".role", "NT port number " + std::to_string(nt) + ", at most " +
                                             std::to_string(max_nt_ports) + " may be non-transparent");

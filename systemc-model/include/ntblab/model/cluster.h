@@ -34,6 +34,10 @@ namespace ntblab::model {
 
 enum class Topology { BackToBack, Fabric };
 
+/// Nodes a lab cluster may have: the scenario format's limit
+/// (docs/scenario-format.md). The model itself joins up to kPex8749Ports.
+inline constexpr unsigned kMaxLabNodes = 16;
+
 struct ClusterNodeConfig {
   std::string name;
   pcie::LinkParams host_link;   ///< root complex ↔ the node's switch

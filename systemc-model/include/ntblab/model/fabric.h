@@ -39,6 +39,13 @@ inline constexpr unsigned kPex8749Ports = 18;
 inline constexpr unsigned kPex8749Lanes = 48;
 inline constexpr unsigned kPex8749MaxNtPorts = 2;
 
+/// The lane budget, counted port by port: `used` lanes plus a port `width`
+/// lanes wide. Returns the new total; beyond `lanes` throws ConfigError(field,
+/// "lane budget exceeded: ..."). SwitchConfig::validate and the scenario loader
+/// both count with it.
+unsigned add_lanes(unsigned used, unsigned width, const std::string& field,
+                   unsigned lanes = kPex8749Lanes);
+
 enum class PortRole : uint8_t { Upstream, Downstream, NonTransparent };
 const char* to_string(PortRole r);
 

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-namespace ntblab::cli {
+namespace ntblab::scenario {
 
 /// "4096", "64KiB", "256MiB", "1GiB", "2G" (binary multiples) → bytes.
 std::optional<uint64_t> parse_size(const std::string& text);
@@ -18,4 +18,4 @@ std::optional<uint64_t> parse_duration_ps(const std::string& text);
 
 std::string format_size(uint64_t bytes);
 
-}  // namespace ntblab::cli
+}  // namespace ntblab::scenario

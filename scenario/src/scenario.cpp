@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "scenario.h"
+#include "ntblab/scenario/scenario.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,26 +15,41 @@
 #include <set>
 #include <sstream>
 
-#include "process.h"
-#include "units.h"
+#include "model_error.h"
+#include "ntblab/model/cluster.h"
+#include "ntblab/model/config_error.h"
+#include "ntblab/model/fabric.h"
+#include "ntblab/model/path.h"
+#include "ntblab/scenario/units.h"
 
-namespace ntblab::cli {
+namespace ntblab::scenario {
 
 namespace {
 
-constexpr int kMaxNodes = 16;          // a PEX8749 has 18 ports
-constexpr int kMaxLanes = 48;          // PEX8749 lane count
-constexpr int kMaxPorts = 18;          // PEX8749 port count
+constexpr int kMaxNodes = int(model::kMaxLabNodes);
+constexpr int kMaxPorts = int(model::kPex8749Ports);
 constexpr uint64_t kMinMemory = 128ull << 20;
 constexpr uint64_t kMaxMemory = 16ull << 30;
 constexpr uint64_t kMiB = 1ull << 20;                             // QEMU's -m takes whole MiB
 constexpr uint64_t kMinTimeoutPs = 1000000000ull;                 // 1 ms: the agent counts whole ms, 0 = none
 constexpr uint64_t kMaxTimeoutPs = 24ull * 3600 * 1000000000000ull;  // 24 h, fits the agent's u32 ms
 constexpr uint64_t kMaxHopLatencyPs = 1000000000ull;              // 1 ms, ~8000 x the PEX8749's 126 ns
+static_assert(model::pcie::kPex8749HopLatencyNs == double(long(model::pcie::kPex8749HopLatencyNs)),
+              "messages write the PEX8749's hop latency as whole ns");
+const std::string kPex8749Hop = std::to_string(long(model::pcie::kPex8749HopLatencyNs)) + "ns";
 
-void poll_interrupt(const std::string& file) {
-  if (InterruptGuard::interrupted()) throw LoadInterrupted(file);
-}
+/// Throws LoadInterrupted once `interrupted` says so.
+class Poll {
+ public:
+  Poll(const Interrupted& interrupted, const std::string& file) : interrupted_(interrupted), file_(file) {}
+  void operator()() const {
+    if (interrupted_ && interrupted_()) throw LoadInterrupted(file_);
+  }
+
+ private:
+  const Interrupted& interrupted_;
+  const std::string& file_;
+};
 
 std::string too_big(uint64_t bytes) {
   return "is " + std::to_string(bytes) + " bytes; a scenario file may be at most 1MiB (" +
@@ -46,22 +61,22 @@ std::string too_big(uint64_t bytes) {
 /// tree with aliases may share or even contain itself).
 class ShapeCheck : public YAML::EventHandler {
  public:
-  explicit ShapeCheck(const std::string& file) : file_(file) {}
+  ShapeCheck(const std::string& file, const Poll& poll) : file_(file), poll_(poll) {}
   int documents = 0;  ///< documents started
   int ended = 0;      ///< documents parsed to their end
 
   void OnDocumentStart(const YAML::Mark& m) override {
-    poll_interrupt(file_);
+    poll_();
     if (++documents > 1)
       throw ScenarioError(file_, m.line + 1, "(document)", "a second YAML document; a file holds one scenario");
   }
   void OnDocumentEnd() override { ++ended; }
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override { poll_interrupt(file_); }
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override { poll_(); }
   void OnAlias(const YAML::Mark& m, YAML::anchor_t) override {
     throw ScenarioError(file_, m.line + 1, "(alias)", "aliases (*name) are not supported; write the value out");
   }
   void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {
-    poll_interrupt(file_);
+    poll_();
   }
   void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
     enter(m);
@@ -74,19 +89,20 @@ class ShapeCheck : public YAML::EventHandler {
 
  private:
   void enter(const YAML::Mark& m) {
-    poll_interrupt(file_);
+    poll_();
     if (++depth_ > kMaxScenarioDepth)
       throw ScenarioError(file_, m.line + 1, "(nesting)",
                           "lists and mappings nested deeper than " + std::to_string(kMaxScenarioDepth) + " levels");
   }
   const std::string& file_;
+  const Poll& poll_;
   int depth_ = 0;
 };
 
-void check_shape(const std::string& text, const std::string& file) {
+void check_shape(const std::string& text, const std::string& file, const Poll& poll) {
   std::istringstream in(text);
   YAML::Parser parser(in);
-  ShapeCheck shape(file);
+  ShapeCheck shape(file, poll);
   try {
     while (parser.HandleNextDocument(shape)) {
     }
@@ -99,11 +115,11 @@ void check_shape(const std::string& text, const std::string& file) {
 
 /// Every mapping's keys are names, each given once: yaml-cpp silently keeps
 /// the first of a duplicate key and cannot convert a list or null key.
-void check_keys(const YAML::Node& n, const std::string& path, const std::string& file) {
-  poll_interrupt(file);
+void check_keys(const YAML::Node& n, const std::string& path, const std::string& file, const Poll& poll) {
+  poll();
   if (n.IsSequence()) {
     size_t i = 0;
-    for (const auto& item : n) check_keys(item, path + "[" + std::to_string(i++) + "]", file);
+    for (const auto& item : n) check_keys(item, path + "[" + std::to_string(i++) + "]", file, poll);
   } else if (n.IsMap()) {
     std::map<std::string, int> seen;
     for (const auto& kv : n) {
@@ -117,7 +133,7 @@ void check_keys(const YAML::Node& n, const std::string& path, const std::string&
       if (!first.second)
         throw ScenarioError(file, line, field,
                             "given twice (first on line " + std::to_string(first.first->second) + ")");
-      check_keys(kv.second, field, file);
+      check_keys(kv.second, field, file, poll);
     }
   }
 }
@@ -325,7 +341,7 @@ namespace {
 
 /// The scenario in `root`, whose shape and keys have been checked. (Not
 /// const: a const Node's missing key cannot be indexed further.)
-Scenario read_scenario(YAML::Node root, const std::string& file) {
+Scenario read_scenario(YAML::Node root, const std::string& file, const Poll& poll) {
   Scenario s;
   s.file = file;
   Reader r(s);
@@ -355,14 +371,15 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
       if (s.hop_latency_ps > kMaxHopLatencyPs)
         r.fail(sw["hop_latency"], "switch.hop_latency",
                "'" + sw["hop_latency"].Scalar() +
-                   "' is above 1ms (a PEX8749 hop is 126ns; the model's 64-bit picosecond time would saturate)");
+                   "' is above 1ms (a PEX8749 hop is " + kPex8749Hop +
+                   "; the model's 64-bit picosecond time would saturate)");
     }
     if (const YAML::Node& ports = sw["ports"]) {
       if (!ports.IsSequence()) r.fail(ports, "switch.ports", "expected a list of ports");
       if (ports.size() > size_t(kMaxPorts))
         r.fail(ports, "switch.ports",
                std::to_string(ports.size()) + " ports; the PEX8749 has " + std::to_string(kMaxPorts));
-      int lanes = 0;
+      unsigned lanes = 0;
       for (size_t i = 0; i < ports.size(); ++i) {
         std::string path = "switch.ports[" + std::to_string(i) + "]";
         r.only_keys(ports[i], path, {"number", "gen", "width"});
@@ -372,10 +389,11 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
         if (!port_numbers.insert(p.number).second)
           r.fail(ports[i]["number"], path + ".number", "port " + std::to_string(p.number) + " listed twice");
         p.link = r.link(ports[i], path, LinkSpec{}, false);
-        lanes += p.link.width;
-        if (lanes > kMaxLanes)
-          r.fail(ports[i], path + ".width",
-                 "lane budget exceeded: " + std::to_string(lanes) + " lanes in use, the PEX8749 has 48");
+        try {
+          lanes = model::add_lanes(lanes, unsigned(p.link.width), path + ".width");
+        } catch (const model::ConfigError& e) {
+          r.fail(ports[i], e.field(), model_message(e));
+        }
         s.ports.push_back(p);
       }
     }
@@ -386,7 +404,8 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
   if (!nodes) throw ScenarioError(file, 1, "nodes", "missing (the cluster's nodes)");
   if (!nodes.IsSequence() || nodes.size() == 0) r.fail(nodes, "nodes", "expected a non-empty list");
   if (nodes.size() > size_t(kMaxNodes))
-    r.fail(nodes, "nodes", "at most 16 nodes (this has " + std::to_string(nodes.size()) + ")");
+    r.fail(nodes, "nodes",
+           "at most " + std::to_string(kMaxNodes) + " nodes (this has " + std::to_string(nodes.size()) + ")");
   std::vector<Cidr> addrs;
   std::vector<bool> addr_given;
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -453,10 +472,11 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
     if (root["switch"] && root["switch"]["ports"])
       r.fail(root["switch"]["ports"], "switch.ports", "back-to-back has no fabric switch ports");
   } else {
-    if (s.nodes.size() < 2) r.fail(nodes, "nodes", "a fabric joins 2 to 16 nodes (this has 1)");
+    if (s.nodes.size() < 2)
+      r.fail(nodes, "nodes", "a fabric joins 2 to " + std::to_string(kMaxNodes) + " nodes (this has 1)");
     // Fabric: every node joins a port; unspecified ones get port i, Gen3 x8.
-    int lanes = 0;
-    for (const auto& p : s.ports) lanes += p.link.width;
+    unsigned lanes = 0;
+    for (const auto& p : s.ports) lanes += unsigned(p.link.width);
     for (size_t i = 0; i < s.nodes.size(); ++i) {
       NodeSpec& nd = s.nodes[i];
       std::string path = "nodes[" + std::to_string(i) + "]";
@@ -466,10 +486,11 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
           r.fail(nodes[i], path + ".port", "port " + std::to_string(nd.port) + " is not in switch.ports");
         s.ports.push_back(PortSpec{nd.port, nd.link});
         port_numbers.insert(nd.port);
-        lanes += nd.link.width;
-        if (lanes > kMaxLanes)
-          r.fail(nodes[i], path + ".link.width",
-                 "lane budget exceeded: " + std::to_string(lanes) + " lanes in use, the PEX8749 has 48");
+        try {
+          lanes = model::add_lanes(lanes, unsigned(nd.link.width), path + ".link.width");
+        } catch (const model::ConfigError& e) {
+          r.fail(nodes[i], e.field(), model_message(e));
+        }
       }
       for (size_t j = 0; j < i; ++j)
         if (s.nodes[j].port == nd.port)
@@ -492,7 +513,7 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
   if (const YAML::Node& steps = root["steps"]) {
     if (!steps.IsSequence()) r.fail(steps, "steps", "expected a list of steps");
     for (size_t i = 0; i < steps.size(); ++i) {
-      poll_interrupt(file);
+      poll();
       s.steps.push_back(r.step(steps[i], "steps[" + std::to_string(i) + "]", false));
     }
   }
@@ -509,7 +530,7 @@ const char* file_kind(mode_t mode) {
 
 /// The file's text. Sizes and kinds are checked by fstat before reading; the
 /// open does not block (O_NONBLOCK), e.g. on a FIFO without a writer.
-std::string read_scenario_file(const std::string& path) {
+std::string read_scenario_file(const std::string& path, const Poll& poll) {
   auto error = [&](const std::string& what) { return ScenarioError(path, 0, "(file)", what); };
   const int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) throw error(std::string("cannot be read: ") + std::strerror(errno));
@@ -527,7 +548,7 @@ std::string read_scenario_file(const std::string& path) {
   for (;;) {
     const ssize_t got = read(fd, buf, sizeof buf);
     if (got < 0 && errno == EINTR) {
-      poll_interrupt(path);
+      poll();
       continue;
     }
     if (got < 0) throw error(std::string("cannot be read: ") + std::strerror(errno));
@@ -540,25 +561,28 @@ std::string read_scenario_file(const std::string& path) {
 
 }  // namespace
 
-Scenario parse_scenario(const std::string& text, const std::string& file) {
+Scenario parse_scenario(const std::string& text, const std::string& file, const Interrupted& interrupted) {
+  const Poll poll(interrupted, file);
   // Sizes, shape and keys first, so that nothing below meets a huge, deep or
   // ambiguous tree (docs/scenario-format.md, "Errors").
   if (text.size() > kMaxScenarioBytes) throw ScenarioError(file, 0, "(file)", too_big(text.size()));
-  check_shape(text, file);
+  check_shape(text, file, poll);
   YAML::Node root;
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw ScenarioError(file, e.mark.line + 1, "(syntax)", e.msg);
   }
-  check_keys(root, "", file);
+  check_keys(root, "", file, poll);
   try {
-    return read_scenario(root, file);
+    return read_scenario(root, file, poll);
   } catch (const YAML::Exception& e) {
     throw ScenarioError(file, e.mark.line + 1, "(yaml)", e.msg);
   }
 }
 
-Scenario load_scenario(const std::string& path) { return parse_scenario(read_scenario_file(path), path); }
+Scenario load_scenario(const std::string& path, const Interrupted& interrupted) {
+  return parse_scenario(read_scenario_file(path, Poll(interrupted, path)), path, interrupted);
+}
 
-}  // namespace ntblab::cli
+}  // namespace ntblab::scenario

@@ -4,13 +4,16 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-namespace ntblab::cli {
+#include "ntblab/model/path.h"
+
+namespace ntblab::scenario {
 
 /// A malformed scenario: file, line and field are always named.
 class ScenarioError : public std::runtime_error {
@@ -28,8 +31,8 @@ class ScenarioError : public std::runtime_error {
   std::string field_;
 };
 
-/// Loading stopped by SIGINT, SIGTERM or SIGHUP while an InterruptGuard
-/// (process.h) was installed.
+/// Loading stopped because the caller's `Interrupted` said so (`ntblab run`:
+/// SIGINT, SIGTERM or SIGHUP while its InterruptGuard, cli/lib/process.h, is installed).
 class LoadInterrupted : public std::runtime_error {
  public:
   explicit LoadInterrupted(const std::string& file) : std::runtime_error(file + ": loading interrupted") {}
@@ -76,7 +79,7 @@ struct Scenario {
   std::string topology = "back-to-back";  ///< "back-to-back" or "fabric"
   std::string accel = "tcg";
   uint64_t boot_timeout_ps = 120ull * 1000000000000ull;
-  uint64_t hop_latency_ps = 126000;       ///< PEX8749 cut-through, x16 to x16
+  uint64_t hop_latency_ps = uint64_t(model::pcie::kPex8749HopLatencyNs * 1000);  ///< PEX8749 cut-through, x16 to x16
   std::vector<PortSpec> ports;            ///< fabric switch ports in use
   std::vector<NodeSpec> nodes;
   std::vector<StepSpec> steps;
@@ -89,9 +92,12 @@ struct Scenario {
   int node_index(const std::string& name) const;
 };
 
-/// Load and validate a scenario. Throws ScenarioError, or LoadInterrupted.
-Scenario load_scenario(const std::string& path);
-/// Same, from text (for tests); `file` is used in messages.
-Scenario parse_scenario(const std::string& text, const std::string& file);
+/// Asked while loading; true stops it with LoadInterrupted. Empty: never.
+using Interrupted = std::function<bool()>;
 
-}  // namespace ntblab::cli
+/// Load and validate a scenario. Throws ScenarioError, or LoadInterrupted.
+Scenario load_scenario(const std::string& path, const Interrupted& interrupted = {});
+/// Same, from text (for tests); `file` is used in messages.
+Scenario parse_scenario(const std::string& text, const std::string& file, const Interrupted& interrupted = {});
+
+}  // namespace ntblab::scenario

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "units.h"
+#include "ntblab/scenario/units.h"
 
 #include <cmath>
 #include <cstdlib>
 
-namespace ntblab::cli {
+namespace ntblab::scenario {
 
 namespace {
 
@@ -65,4 +65,4 @@ std::string format_size(uint64_t bytes) {
   return std::to_string(bytes) + units[u];
 }
 
-}  // namespace ntblab::cli
+}  // namespace ntblab::scenario

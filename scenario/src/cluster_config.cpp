@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "cluster_config.h"
+#include "ntblab/scenario/cluster_config.h"
 
+#include "model_error.h"
 #include "ntblab/model/config_error.h"
 
-namespace ntblab::cli {
+namespace ntblab::scenario {
 
-model::ClusterConfig cluster_config(const Scenario& s) {
+model::ClusterConfig unchecked_cluster_config(const Scenario& s) {
   model::ClusterConfig c;
   c.topology = s.topology == "fabric" ? model::Topology::Fabric : model::Topology::BackToBack;
   c.hop_latency_ns = double(s.hop_latency_ps) / 1000.0;
@@ -32,15 +33,17 @@ model::ClusterConfig cluster_config(const Scenario& s) {
     }
     c.nodes.push_back(nc);
   }
+  return c;
+}
+
+model::ClusterConfig cluster_config(const Scenario& s) {
+  model::ClusterConfig c = unchecked_cluster_config(s);
   try {
     c.validate();
   } catch (const model::ConfigError& e) {
-    std::string what = e.what();
-    const std::string prefix = e.field() + ": ";
-    if (what.compare(0, prefix.size(), prefix) == 0) what.erase(0, prefix.size());
-    throw s.error(e.field(), what);
+    throw s.error(e.field(), model_message(e));
   }
   return c;
 }
 
-}  // namespace ntblab::cli
+}  // namespace ntblab::scenario

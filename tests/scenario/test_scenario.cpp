@@ -6,10 +6,10 @@
 #include <chrono>
 #include <filesystem>
 
-#include "scenario.h"
-#include "units.h"
+#include "ntblab/scenario/scenario.h"
+#include "ntblab/scenario/units.h"
 
-using namespace ntblab::cli;
+using namespace ntblab::scenario;
 
 namespace {
 

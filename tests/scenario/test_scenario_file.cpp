@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Scenario files on disk: what is not a readable regular file of at most
 // 1 MiB is refused before any YAML is read, with the reason (errno text,
-// file kind, size); loading stops on Ctrl-C; `run --quiet` still prints errors.
+// file kind, size). (Ctrl-C while loading and `run --quiet`: tests/cli/test_run.cpp.)
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -14,11 +14,9 @@
 #include <fstream>
 #include <future>
 
-#include "process.h"
-#include "runner.h"
-#include "scenario.h"
+#include "ntblab/scenario/scenario.h"
 
-using namespace ntblab::cli;
+using namespace ntblab::scenario;
 namespace fs = std::filesystem;
 
 namespace {
@@ -112,31 +110,4 @@ TEST_F(ScenarioFile, ExactlyOneMiBStillLoads) {
   ASSERT_EQ(y.size(), kMaxScenarioBytes);
   std::ofstream(path) << y;
   EXPECT_EQ(refusal(path), "");
-}
-
-TEST(ScenarioInterrupt, CtrlCStopsLoading) {
-  {
-    InterruptGuard guard;  // as `ntblab run` has while it loads
-    raise(SIGINT);
-    ASSERT_TRUE(InterruptGuard::interrupted());
-    EXPECT_THROW(parse_scenario("name: x\nnodes:\n  - name: a\n  - name: b\n", "x.yaml"), LoadInterrupted);
-  }
-  { InterruptGuard reset; }  // clears the flag for the tests that follow
-  EXPECT_NO_THROW(parse_scenario("name: x\nnodes:\n  - name: a\n  - name: b\n", "x.yaml"));
-}
-
-// `run --quiet` silences progress, not errors. No VM starts: the QEMU named
-// does not exist, which the run finds before starting anything.
-TEST_F(ScenarioFile, QuietRunStillPrintsErrors) {
-  setenv("NTBLAB_QEMU", (dir_ + "/no-such-qemu").c_str(), 1);
-  RunOptions opts;
-  opts.out_dir = dir_ + "/results";
-  opts.quiet = true;
-  testing::internal::CaptureStderr();
-  const int rc = run_scenario(std::string(NTBLAB_SCENARIO_DIR) + "/two-node.yaml", opts);
-  const std::string err = testing::internal::GetCapturedStderr();
-  unsetenv("NTBLAB_QEMU");
-  EXPECT_EQ(rc, 1);
-  EXPECT_NE(err.find("error: missing " + dir_ + "/no-such-qemu"), std::string::npos) << err;
-  EXPECT_EQ(err.find("tearing down"), std::string::npos) << "progress printed despite --quiet:\n" << err;
 }
