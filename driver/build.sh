@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Build everything the guest kernel needs from driver/:
-#   1. Linux's NTB core and clients (driver/linux-ntb/build.sh), and
+#   1. Linux's NTB core and clients (kbuild/linux-ntb.sh), and
 #   2. our ntb_hw_plx, against the core's Module.symvers.
 # The build happens under $NTBLAB_CACHE/build, never in the repository.
 #
@@ -17,8 +17,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=SCRIPTDIR/ksrc.sh
-. "$here/ksrc.sh"
+top=$(cd "$here/.." && pwd)
+# shellcheck source=SCRIPTDIR/../kbuild/ksrc.sh
+. "$top/kbuild/ksrc.sh"
 
 out='' rel='' args=() force=0 w1=''
 while [ $# -gt 0 ]; do
@@ -37,6 +38,6 @@ done
 [ -n "$out" ] || out=$NTBLAB_CACHE/modules/$rel
 kdir=/usr/src/linux-headers-$rel
 
-"$here/linux-ntb/build.sh" --out "$out" --rel "$rel" "${args[@]}" >/dev/null
+"$top/kbuild/linux-ntb.sh" --out "$out" --rel "$rel" "${args[@]}" >/dev/null
 
 ntblab_build_ntb_module ntb_hw_plx "$here/ntb_hw_plx" "$out" "$rel" "$kdir" "$out/Module.symvers.linux-ntb" "$w1" "$force" ntb_hw_plx

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Build the af_ntb socket family module (sockets/kernel/) for the guest
-# kernel, against the NTB core's Module.symvers (driver/linux-ntb/build.sh
+# kernel, against the NTB core's Module.symvers (kbuild/linux-ntb.sh
 # makes it; it is built first when missing).  The build happens under
 # $NTBLAB_CACHE/build, never in the repository.
 #
@@ -18,8 +18,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-# shellcheck source=../driver/ksrc.sh
-. "$top/driver/ksrc.sh"
+# shellcheck source=SCRIPTDIR/../kbuild/ksrc.sh
+. "$top/kbuild/ksrc.sh"
 
 out='' rel='' force=0 w1="W=1"
 while [ $# -gt 0 ]; do
@@ -50,7 +50,7 @@ fi
 symvers=$out/Module.symvers.linux-ntb
 if [ ! -f "$symvers" ]; then
 	ntblab_log "no $symvers: building the NTB core first"
-	"$top/driver/linux-ntb/build.sh" --out "$out" --rel "$rel" >/dev/null
+	"$top/kbuild/linux-ntb.sh" --out "$out" --rel "$rel" >/dev/null
 fi
 
 ntblab_build_ntb_module af_ntb "$here/kernel" "$out" "$rel" "$kdir" "$symvers" "$w1" "$force" ntbs_

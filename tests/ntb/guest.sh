@@ -68,7 +68,7 @@ cache_dir() {
 ntb_test_path() {
 	local f
 	f=$(cache_dir)/src/linux-source-6.1/tools/testing/selftests/ntb/ntb_test.sh
-	[ -f "$f" ] || die "$f missing (driver/linux-ntb/build.sh extracts it)"
+	[ -f "$f" ] || die "$f missing (kbuild/linux-ntb.sh extracts it)"
 	echo "$f"
 }
 

@@ -10,11 +10,12 @@
 # receiver's bytes per second / 10^6. Prints "name value" lines and writes
 # DIR/ntb.json (flat object). Run logs go to DIR/run/.
 #
-# usage: tests/ntb/bench_ntb.sh [--out DIR]
+# usage: bench/ntb/bench_ntb.sh [--out DIR]   (or build/bench/bench_ntb)
 # env:   NTBLAB_CLI, NTBLAB_SWITCH (default: the build/ of the repository),
 #        NTBLAB_QEMU... (from ci/build-lab.sh, run here when unset)
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
+# $0 may be build/bench/bench_ntb, a link to this file.
+root=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
 out=results/bench
 while [ $# -gt 0 ]; do
 	case $1 in

@@ -15,7 +15,7 @@
 # The sources come from Debian's linux-source-6.1 package at build time and are
 # extracted under $NTBLAB_CACHE, never into this repository.
 #
-# usage: driver/linux-ntb/build.sh [--out DIR] [--rel REL] [--force] [--w1]
+# usage: kbuild/linux-ntb.sh [--out DIR] [--rel REL] [--force] [--w1]
 #   --out DIR  where the .ko files and Module.symvers go
 #              (default ${NTBLAB_CACHE:-/var/cache/ntblab}/modules/REL)
 #   --rel REL  kernel release (default: the one linux-image-amd64 depends on)
@@ -25,8 +25,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=SCRIPTDIR/../ksrc.sh
-. "$here/../ksrc.sh"
+# shellcheck source=SCRIPTDIR/ksrc.sh
+. "$here/ksrc.sh"
 
 out='' rel='' force=0 w1=''
 while [ $# -gt 0 ]; do
@@ -57,7 +57,7 @@ mods="ntb ntb_transport ntb_tool ntb_perf ntb_pingpong ntb_netdev plx_dma"
 # Everything the result depends on: this script, the helper, the package
 # versions of source and headers, and the compiler.
 inputs=$( {
-	cat "$0" "$here/../ksrc.sh"
+	cat "$0" "$here/ksrc.sh"
 	echo "rel=$rel w1=$w1"
 	ntblab_pkg_version "$NTBLAB_KSRC_PKG"
 	ntblab_pkg_version "linux-headers-$rel"

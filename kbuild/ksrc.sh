@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # SPDX-License-Identifier: GPL-2.0
-# Shared helpers for the driver/ build scripts (sourced, not run).
+# Shared helpers for the kernel module builds (sourced, not run): kbuild/,
+# driver/build.sh and sockets/build.sh.
 #
 # ntblab_rel             print the guest kernel release: the one Debian's
 #                        linux-image-amd64 package depends on now
@@ -89,7 +90,7 @@ ntblab_ksrc_extract() {
 		ntblab_die "cannot extract$want"
 }
 
-# Directory holding the extracted files (shared by all driver/ scripts).
+# Directory holding the extracted files (shared by all the kernel build scripts).
 ntblab_ksrc_dir() {
 	echo "$NTBLAB_CACHE/src"
 }

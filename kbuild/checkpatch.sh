@@ -6,7 +6,7 @@
 # the project: driver/ and sockets/kernel/.  Exits non-zero on any error,
 # warning or check.
 #
-# usage: driver/checkpatch.sh [FILE|DIR...]   (default: all of them; a DIR
+# usage: kbuild/checkpatch.sh [FILE|DIR...]   (default: all of them; a DIR
 #        stands for the *.[ch] files under it)
 set -euo pipefail
 
