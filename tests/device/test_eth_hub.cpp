@@ -82,7 +82,9 @@ TEST(EthHub, ClosedPortsAreRemoved) {
       ASSERT_EQ(write(fd, "\0\0", 2), 2);
     }
     close(fd);
-    if (i % 1000 == 999) ASSERT_LE(wait_ports(2), 2u) << "after " << i + 1 << " cycles";
+    if (i % 1000 == 999) {
+      ASSERT_LE(wait_ports(2), 2u) << "after " << i + 1 << " cycles";
+    }
   }
   EXPECT_EQ(wait_ports(2), 2u);
   send_frame(a, "still a hub");  // the live ports still talk

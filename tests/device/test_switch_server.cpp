@@ -88,7 +88,9 @@ class TestDevice {
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ramfd = memfd_create("guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     EXPECT_EQ(ftruncate(ramfd, kRamSize), 0);
-    if (sealed) EXPECT_EQ(fcntl(ramfd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL), 0);
+    if (sealed) {
+      EXPECT_EQ(fcntl(ramfd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL), 0);
+    }
     ram = static_cast<uint8_t*>(mmap(nullptr, kRamSize, PROT_READ | PROT_WRITE, MAP_SHARED, ramfd, 0));
   }
   ~TestDevice() {
