@@ -39,6 +39,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/reboot.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -131,6 +132,65 @@ static void reap_strays(void)
 
 /* ---- run ---------------------------------------------------------------- */
 
+/* Does process `pid` hold an fd on the pipe whose inode is out_ino or err_ino? */
+static int holds_pipe(pid_t pid, ino_t out_ino, ino_t err_ino)
+{
+    char dir[64], link[64], want_out[48], want_err[48];
+    struct dirent *e;
+    DIR *d;
+    int found = 0;
+
+    snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+    snprintf(want_out, sizeof(want_out), "pipe:[%lu]", (unsigned long)out_ino);
+    snprintf(want_err, sizeof(want_err), "pipe:[%lu]", (unsigned long)err_ino);
+    d = opendir(dir);
+    if (!d)
+        return 0;
+    while (!found && (e = readdir(d))) {
+        char path[384];
+        ssize_t n;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        n = readlink(path, link, sizeof(link) - 1);
+        if (n <= 0)
+            continue;
+        link[n] = 0;
+        found = !strcmp(link, want_out) || !strcmp(link, want_err);
+    }
+    closedir(d);
+    return found;
+}
+
+/*
+ * A step that timed out: kill the command and every process of its session
+ * that still writes to the step's stdout or stderr.  A server it started in
+ * the background with its output redirected (`srv >log 2>&1 &`) no longer
+ * holds them and lives on (docs/scenario-format.md, steps).
+ */
+static void kill_timed_out(pid_t sid, ino_t out_ino, ino_t err_ino)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+
+    kill(sid, SIGKILL);
+    if (!d) {
+        kill(-sid, SIGKILL);
+        return;
+    }
+    while ((e = readdir(d))) {
+        pid_t p = (pid_t)atoi(e->d_name);
+
+        if (p <= 0 || p == sid || getsid(p) != sid)
+            continue;
+        if (holds_pipe(p, out_ino, err_ino))
+            kill(p, SIGKILL);
+    }
+    closedir(d);
+}
+
+
 static void run_child(char **argv, uint32_t flags, int in_fd, int out_w,
                       int err_w)
 {
@@ -166,6 +226,7 @@ static void do_run(uint32_t id, unsigned char *req, uint32_t len)
     int out[2], err[2], in_fd = -1, open_fds = 2, status = 0, exited = 0;
     uint32_t xflags = 0;
     int64_t deadline, linger_end = 0;
+    ino_t out_ino, err_ino;
     pid_t pid;
     unsigned char xbuf[8];
     static char chunk[CHUNK];
@@ -229,6 +290,12 @@ static void do_run(uint32_t id, unsigned char *req, uint32_t len)
     }
 
     deadline = timeout_ms ? now_ms() + timeout_ms : 0;
+    {
+        struct stat st;
+
+        out_ino = fstat(out[0], &st) ? 0 : st.st_ino;
+        err_ino = fstat(err[0], &st) ? 0 : st.st_ino;
+    }
     struct pollfd pfd[2] = { { out[0], POLLIN, 0 }, { err[0], POLLIN, 0 } };
 
     for (;;) {
@@ -242,8 +309,7 @@ static void do_run(uint32_t id, unsigned char *req, uint32_t len)
         if (exited && (open_fds == 0 || now >= linger_end))
             break;
         if (!exited && deadline && now >= deadline) {
-            kill(-pid, SIGKILL);
-            kill(pid, SIGKILL);
+            kill_timed_out(pid, out_ino, err_ino);
             waitpid(pid, &status, 0);
             exited = 1;
             xflags |= XFLAG_TIMEDOUT;
