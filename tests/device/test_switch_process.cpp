@@ -10,8 +10,6 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,28 +26,19 @@
 #include <thread>
 
 #include "link_codec.h"
+#include "node_link_client.h"
 #include "ntblab/model/dma.h"
 #include "process.h"
 
 using ntblab::cli::ChildProcess;
 using namespace ntblab::sw;
+using ntblab::test::connect_unix;
+using ntblab::test::send_with_fd;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 namespace {
-
-int connect_unix(const std::string& path) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  std::strcpy(sa.sun_path, path.c_str());
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 /// Guest RAM as QEMU's memory-backend-memfd makes it: sealed against resizing.
 int sealed_memfd(uint64_t size) {
@@ -69,23 +58,7 @@ class Node {
   bool connected() const { return fd_ >= 0; }
   int fd() const { return fd_; }
 
-  bool send_raw(const std::vector<uint8_t>& b, int pass_fd = -1) {
-    iovec iov{const_cast<uint8_t*>(b.data()), b.size()};
-    msghdr mh{};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))];
-    if (pass_fd >= 0) {
-      mh.msg_control = ctrl;
-      mh.msg_controllen = sizeof ctrl;
-      cmsghdr* cm = CMSG_FIRSTHDR(&mh);
-      cm->cmsg_level = SOL_SOCKET;
-      cm->cmsg_type = SCM_RIGHTS;
-      cm->cmsg_len = CMSG_LEN(sizeof(int));
-      std::memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
-    }
-    return sendmsg(fd_, &mh, MSG_NOSIGNAL) == ssize_t(b.size());
-  }
+  bool send_raw(const std::vector<uint8_t>& b, int pass_fd = -1) { return send_with_fd(fd_, b, pass_fd); }
   template <typename T>
   bool send(uint16_t type, const T& body, int pass_fd = -1) {
     return send_raw(enc_.encode(type, body, 0), pass_fd);

@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 #include <mutex>
 #include <thread>
 
+#include "node_link_client.h"
 #include "server.h"
 
 using namespace ntblab::sw;
@@ -76,12 +76,8 @@ class TestDevice {
  public:
   /// `sealed`: the RAM file carries the seals QEMU's memory-backend-memfd sets.
   explicit TestDevice(const std::string& path, bool sealed = true) {
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::strcpy(sa.sun_path, path.c_str());
     for (int i = 0; i < 200; ++i) {
-      if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) break;
+      if ((fd = ntblab::test::connect_unix(path)) >= 0) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     timeval tv{5, 0};
@@ -99,21 +95,7 @@ class TestDevice {
     if (fd >= 0) close(fd);
   }
   void send_raw(const std::vector<uint8_t>& b, int pass_fd = -1) {
-    iovec iov{const_cast<uint8_t*>(b.data()), b.size()};
-    msghdr mh{};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))];
-    if (pass_fd >= 0) {
-      mh.msg_control = ctrl;
-      mh.msg_controllen = sizeof ctrl;
-      cmsghdr* cm = CMSG_FIRSTHDR(&mh);
-      cm->cmsg_level = SOL_SOCKET;
-      cm->cmsg_type = SCM_RIGHTS;
-      cm->cmsg_len = CMSG_LEN(sizeof(int));
-      std::memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
-    }
-    ASSERT_EQ(sendmsg(fd, &mh, MSG_NOSIGNAL), static_cast<ssize_t>(b.size()));
+    ASSERT_TRUE(ntblab::test::send_with_fd(fd, b, pass_fd));
   }
   template <typename T>
   void send(uint16_t type, const T& body, int pass_fd = -1) { send_raw(enc.encode(type, body, 0), pass_fd); }
