@@ -6,33 +6,20 @@
 #include <signal.h>
 #include <stdlib.h>
 
-#include <filesystem>
 #include <string>
 
 #include "ntblab/scenario/scenario.h"
 #include "process.h"
 #include "runner.h"
+#include "temp_dir.h"
 
 using namespace ntblab::cli;
 using ntblab::scenario::parse_scenario;
-namespace fs = std::filesystem;
 
 namespace {
 
 /// A fresh directory under /tmp.
-class ScenarioFile : public testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/ntblab-scenario-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string dir_;
-};
+class ScenarioFile : public ntblab::test::TempDirTest {};
 
 }  // namespace
 

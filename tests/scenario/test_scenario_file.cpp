@@ -10,29 +10,19 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <future>
 
 #include "ntblab/scenario/scenario.h"
+#include "temp_dir.h"
 
 using namespace ntblab::scenario;
-namespace fs = std::filesystem;
 
 namespace {
 
-/// A fresh directory under the test's temporary directory.
-class ScenarioFile : public testing::Test {
+/// A fresh directory under /tmp, and what the loader says of files there.
+class ScenarioFile : public ntblab::test::TempDirTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/ntblab-scenario-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
   /// The message load_scenario refuses `path` with ("" if it loads).
   static std::string refusal(const std::string& path, int* line = nullptr, std::string* field = nullptr) {
     try {
@@ -44,7 +34,6 @@ class ScenarioFile : public testing::Test {
     }
     return "";
   }
-  std::string dir_;
 };
 
 }  // namespace
