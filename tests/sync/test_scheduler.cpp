@@ -446,6 +446,16 @@ TEST(SyncScheduler, RequestInItsOwnPastClosesTheNode) {
   EXPECT_EQ(s.grant_of(1), 200u);
 }
 
+TEST(SyncScheduler, MessageFromAParkedNodeClosesIt) {
+  Scheduler s(2, 100, Hooks{[](const Request&, Time) {}, [](NodeId, const Effect&) {}, [](NodeId, Time) {}});
+  s.request(1, 0, 0, 0, RequestKind::Posted);  // not granted yet
+  EXPECT_EQ(s.counters().protocol_errors, 1u);
+  EXPECT_EQ(s.state(1), NodeState::Dead);
+  EXPECT_NE(s.error(1).find("sent a request while parked"), std::string::npos) << s.error(1);
+  EXPECT_EQ(s.step(), StepResult::Progress);
+  EXPECT_EQ(s.state(0), NodeState::Running);
+}
+
 TEST(SyncScheduler, LateEffectIsCounted) {
   Scheduler s(1, 100, Hooks{[](const Request&, Time) {}, [](NodeId, const Effect&) {}, [](NodeId, Time) {}});
   ASSERT_EQ(s.step(), StepResult::Progress);
