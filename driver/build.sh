@@ -21,23 +21,13 @@ top=$(cd "$here/.." && pwd)
 # shellcheck source=SCRIPTDIR/../kbuild/ksrc.sh
 . "$top/kbuild/ksrc.sh"
 
-out='' rel='' args=() force=0 w1=''
-while [ $# -gt 0 ]; do
-	case $1 in
-	--out) out=$2; shift 2 ;;
-	--out=*) out=${1#--out=}; shift ;;
-	--rel) rel=$2; shift 2 ;;
-	--rel=*) rel=${1#--rel=}; shift ;;
-	--force) force=1; args+=(--force); shift ;;
-	--w1) w1="W=1"; shift ;;
-	-h|--help) sed -n '3,17p' "$0"; exit 0 ;;
-	*) ntblab_die "unknown argument: $1" ;;
-	esac
-done
+ntblab_build_args "" "$@"
 [ -n "$rel" ] || rel=$(ntblab_rel)
 [ -n "$out" ] || out=$NTBLAB_CACHE/modules/$rel
 kdir=/usr/src/linux-headers-$rel
 
+args=()
+[ "$force" = 0 ] || args+=(--force)
 "$top/kbuild/linux-ntb.sh" --out "$out" --rel "$rel" "${args[@]}" >/dev/null
 
 ntblab_build_ntb_module ntb_hw_plx "$here/ntb_hw_plx" "$out" "$rel" "$kdir" "$out/Module.symvers.linux-ntb" "$w1" "$force" ntb_hw_plx

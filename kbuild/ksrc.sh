@@ -18,6 +18,29 @@ NTBLAB_CACHE=${NTBLAB_CACHE:-/var/cache/ntblab}
 NTBLAB_KSRC_PKG=linux-source-6.1
 NTBLAB_KSRC_TAR=/usr/src/linux-source-6.1.tar.xz
 
+# ntblab_build_args W1 ARGS...: the options every module build script takes
+# (--out DIR, --rel REL, --force, --w1, --no-w1, --help); sets out, rel, force
+# and w1, with W1 ("W=1" or "") as w1's default. --help prints the calling
+# script's header comment.
+ntblab_build_args() {
+	w1=$1
+	shift
+	out='' rel='' force=0
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--out) out=$2; shift 2 ;;
+		--out=*) out=${1#--out=}; shift ;;
+		--rel) rel=$2; shift 2 ;;
+		--rel=*) rel=${1#--rel=}; shift ;;
+		--force) force=1; shift ;;
+		--w1) w1="W=1"; shift ;;
+		--no-w1) w1=''; shift ;;
+		-h|--help) sed -n '3,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;;
+		*) ntblab_die "unknown argument: $1" ;;
+		esac
+	done
+}
+
 ntblab_log() { echo "[$(basename "$0")] $*" >&2; }
 ntblab_die() { ntblab_log "error: $*"; exit 1; }
 

@@ -28,19 +28,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/ksrc.sh
 . "$here/ksrc.sh"
 
-out='' rel='' force=0 w1=''
-while [ $# -gt 0 ]; do
-	case $1 in
-	--out) out=$2; shift 2 ;;
-	--out=*) out=${1#--out=}; shift ;;
-	--rel) rel=$2; shift 2 ;;
-	--rel=*) rel=${1#--rel=}; shift ;;
-	--force) force=1; shift ;;
-	--w1) w1="W=1"; shift ;;
-	-h|--help) sed -n '3,27p' "$0"; exit 0 ;;
-	*) ntblab_die "unknown argument: $1" ;;
-	esac
-done
+ntblab_build_args "" "$@"
 
 [ -n "$rel" ] || rel=$(ntblab_rel)
 [ -n "$out" ] || out=$NTBLAB_CACHE/modules/$rel

@@ -21,19 +21,7 @@ top=$(cd "$here/.." && pwd)
 # shellcheck source=SCRIPTDIR/../kbuild/ksrc.sh
 . "$top/kbuild/ksrc.sh"
 
-out='' rel='' force=0 w1="W=1"
-while [ $# -gt 0 ]; do
-	case $1 in
-	--out) out=$2; shift 2 ;;
-	--out=*) out=${1#--out=}; shift ;;
-	--rel) rel=$2; shift 2 ;;
-	--rel=*) rel=${1#--rel=}; shift ;;
-	--force) force=1; shift ;;
-	--no-w1) w1=''; shift ;;
-	-h|--help) sed -n '3,17p' "$0"; exit 0 ;;
-	*) ntblab_die "unknown argument: $1" ;;
-	esac
-done
+ntblab_build_args "W=1" "$@"
 
 if [ -z "$rel" ] && [ -s "$NTBLAB_CACHE/guest/kernel.release" ]; then
 	rel=$(cat "$NTBLAB_CACHE/guest/kernel.release")
