@@ -91,7 +91,7 @@ LabPaths LabPaths::from_environment() {
   return p;
 }
 
-Cluster::Cluster(const Scenario& s, const LabPaths& paths, const RunOptions& opts)
+LabRun::LabRun(const Scenario& s, const LabPaths& paths, const RunOptions& opts)
     : s_(s), paths_(paths), opts_(opts) {
   if (!opts_.accel.empty()) s_.accel = opts_.accel;
   // Unix socket paths are limited to 108 bytes: keep them short, under /tmp.
@@ -123,14 +123,14 @@ Cluster::Cluster(const Scenario& s, const LabPaths& paths, const RunOptions& opt
   }
 }
 
-Cluster::~Cluster() {
+LabRun::~LabRun() {
   try {
     shutdown();
   } catch (...) {
   }
 }
 
-void Cluster::progress(const std::string& line) const {
+void LabRun::progress(const std::string& line) const {
   if (!opts_.quiet) std::cerr << "[ntblab] " << line << std::endl;
 }
 
@@ -141,7 +141,7 @@ void Cluster::progress(const std::string& line) const {
 // vs 736 MB/s). Both TCP and af_ntb copy, so both gain; docs/guest-and-qemu.md.
 constexpr const char* kGuestCpu = "max,-erms,-fsrm";
 
-std::vector<std::string> Cluster::qemu_args(size_t i) const {
+std::vector<std::string> LabRun::qemu_args(size_t i) const {
   const NodeSpec& n = s_.nodes[i];
   const std::string mem = std::to_string(n.memory >> 20) + "M";
   const std::string kernel = fs::exists(paths_.image + "/vmlinux") ? "/vmlinux" : "/vmlinuz";
@@ -191,7 +191,7 @@ std::vector<std::string> Cluster::qemu_args(size_t i) const {
   return args;
 }
 
-void Cluster::start_agents() {
+void LabRun::start_agents() {
   for (Node& n : nodes_) {
     if (n.ctl_sockets.size() < 2) continue;
     // The initramfs has the agent; the init's agent starts the others.
@@ -207,7 +207,7 @@ void Cluster::start_agents() {
   }
 }
 
-std::string Cluster::check_processes() {
+std::string LabRun::check_processes() {
   if (!death_.empty() || down_) return death_;
   auto record = [&](const std::string& what, const std::string& node, ChildProcess& p) {
     json d = {{"process", what}, {"pid", p.pid()}, {"how", p.how()}};
@@ -235,12 +235,12 @@ std::string Cluster::check_processes() {
   return death_;
 }
 
-void Cluster::check_alive() {
+void LabRun::check_alive() {
   std::string dead = check_processes();
   if (!dead.empty()) throw std::runtime_error(dead);
 }
 
-void Cluster::boot() {
+void LabRun::boot() {
   auto t0 = Clock::now();
   for (const std::string& p : {paths_.qemu, paths_.image + "/initramfs.cpio.gz"})
     if (!fs::exists(p)) throw std::runtime_error("missing " + p + " (./ntblab builds it)");
@@ -316,7 +316,7 @@ void Cluster::boot() {
   if (vcpus < int(nodes_.size())) progress("note: could not lower the vCPU threads' priority");
 }
 
-CommandResult Cluster::exec(const std::string& node, const std::string& command, double timeout_s) {
+CommandResult LabRun::exec(const std::string& node, const std::string& command, double timeout_s) {
   int i = s_.node_index(node);
   if (i < 0) throw std::runtime_error("no node named " + node);
   // Every command knows where the lab's sources are (the host's / is visible
@@ -346,7 +346,7 @@ CommandResult Cluster::exec(const std::string& node, const std::string& command,
   return r;
 }
 
-void Cluster::shutdown() {
+void LabRun::shutdown() {
   if (down_) return;
   check_processes();  // a death not noticed yet is one all the same
   down_ = true;
@@ -375,7 +375,7 @@ void Cluster::shutdown() {
   fs::remove_all(sock_dir_, ec);
 }
 
-json Cluster::node_info() const {
+json LabRun::node_info() const {
   json a = json::array();
   for (const Node& n : nodes_)
     a.push_back({{"name", n.name}, {"ready_s", n.ready_s}, {"agent", n.agent_info},
@@ -431,7 +431,7 @@ int run_scenario(const std::string& scenario_path, const RunOptions& opts) {
   json steps = json::array();
   int rc = 1;
   {
-    Cluster cluster(s, LabPaths::from_environment(), opts);
+    LabRun cluster(s, LabPaths::from_environment(), opts);
     try {
       cluster.boot();
       char buf[96];

@@ -42,13 +42,14 @@ struct RunOptions {
   bool quiet = false;      ///< no progress lines
 };
 
-/// A booted cluster. The destructor tears it down.
-class Cluster {
+/// A booted lab: the switch process and one QEMU per node (model::Cluster is
+/// the modelled hardware inside the switch process). The destructor tears it down.
+class LabRun {
  public:
-  Cluster(const Scenario& s, const LabPaths& paths, const RunOptions& opts);
-  ~Cluster();
-  Cluster(const Cluster&) = delete;
-  Cluster& operator=(const Cluster&) = delete;
+  LabRun(const Scenario& s, const LabPaths& paths, const RunOptions& opts);
+  ~LabRun();
+  LabRun(const LabRun&) = delete;
+  LabRun& operator=(const LabRun&) = delete;
 
   /// Start the switch and the nodes; wait for every agent. Throws on failure.
   void boot();
