@@ -62,7 +62,7 @@ int sc_main(int argc, char** argv) {
     RunOptions opts;
     opts.out_dir = out + "/cluster-run";
     {
-      Cluster c(scenario(out, "bench-two-node", kTwoNodes), paths, opts);
+      LabRun c(scenario(out, "bench-two-node", kTwoNodes), paths, opts);
       c.boot();
       fig["boot_2node_s"] = c.boot_seconds();
       for (const char* node : {"node0", "node1"})
@@ -74,7 +74,7 @@ int sc_main(int argc, char** argv) {
       c.shutdown();
     }
     {
-      Cluster c(scenario(out, "bench-four-node", kFourNodes), paths, opts);
+      LabRun c(scenario(out, "bench-four-node", kFourNodes), paths, opts);
       c.boot();
       fig["boot_4node_s"] = c.boot_seconds();
       c.shutdown();

@@ -34,7 +34,7 @@ nodes:
 )";
 
 struct Bench {
-  Cluster& c;
+  LabRun& c;
   std::string tools;   // build/sockets
   std::string guest;   // sockets/lab/guest.sh
 
@@ -109,7 +109,7 @@ int sc_main(int argc, char** argv) {
     opts.out_dir = out + "/sockets-run";
     std::string path = out + "/bench-sockets.yaml";
     std::ofstream(path) << kTwoNodes;
-    Cluster c(load_scenario(path), paths, opts);
+    LabRun c(load_scenario(path), paths, opts);
     Bench b{c, std::string(NTBLAB_BINARY_DIR) + "/sockets", paths.root + "/sockets/lab/guest.sh"};
     c.boot();
     for (const char* n : {"node0", "node1"})
