@@ -213,6 +213,41 @@ class Reader {
     return ps;
   }
 
+  /// The `timing` section (docs/scenario-format.md, "timing").
+  void timing(const YAML::Node& t, TimingSpec& out) {
+    only_keys(t, "timing", {"mode", "ns_per_insn", "quantum", "seed", "exact_from"});
+    if (t["mode"]) {
+      const std::string m = str(t["mode"], "timing.mode");
+      if (m == "free") out.mode = TimingMode::Free;
+      else if (m == "quantum") out.mode = TimingMode::Quantum;
+      else if (m == "exact") out.mode = TimingMode::Exact;
+      else fail(t["mode"], "timing.mode", "'" + m + "' is not free, quantum or exact");
+    }
+    if (t["ns_per_insn"]) {
+      const long v = integer(t["ns_per_insn"], "timing.ns_per_insn", 1, 1024);
+      if (v & (v - 1))
+        fail(t["ns_per_insn"], "timing.ns_per_insn",
+             std::to_string(v) + " is not a power of two (QEMU's -icount takes 2^shift ns per instruction)");
+      out.ns_per_insn = unsigned(v);
+    }
+    if (t["quantum"]) {
+      out.quantum_ps = duration(t["quantum"], "timing.quantum");
+      if (out.quantum_ps < 1000 || out.quantum_ps > 1000000000000ull)
+        fail(t["quantum"], "timing.quantum", "'" + t["quantum"].Scalar() + "' is not between 1ns and 1s");
+    }
+    if (t["seed"]) out.seed = uint64_t(integer(t["seed"], "timing.seed", 0, 999999999));
+    if (t["exact_from"]) {
+      out.exact_from = str(t["exact_from"], "timing.exact_from");
+      if (out.exact_from != "boot" && out.exact_from != "marker")
+        fail(t["exact_from"], "timing.exact_from", "'" + out.exact_from + "' is not boot or marker");
+      if (out.mode != TimingMode::Exact)
+        fail(t["exact_from"], "timing.exact_from", "only for mode: exact");
+    }
+    if (out.mode == TimingMode::Free)
+      for (const char* k : {"ns_per_insn", "quantum", "seed"})
+        if (t[k]) fail(t[k], std::string("timing.") + k, "only for mode: quantum or exact (mode is free)");
+  }
+
   /// gen/width of `n`; `own_map` when n holds nothing else (otherwise the
   /// caller has checked the keys).
   LinkSpec link(const YAML::Node& n, const std::string& path, LinkSpec def, bool own_map = true) {
@@ -341,12 +376,26 @@ namespace {
 
 /// The scenario in `root`, whose shape and keys have been checked. (Not
 /// const: a const Node's missing key cannot be indexed further.)
+}  // namespace
+
+const char* to_string(TimingMode m) {
+  switch (m) {
+    case TimingMode::Free: return "free";
+    case TimingMode::Quantum: return "quantum";
+    case TimingMode::Exact: return "exact";
+  }
+  return "?";
+}
+
+namespace {
+
 Scenario read_scenario(YAML::Node root, const std::string& file, const Poll& poll) {
   Scenario s;
   s.file = file;
   Reader r(s);
   if (!root.IsMap()) throw ScenarioError(file, 1, "(top level)", "expected a mapping with name, nodes, steps");
-  r.only_keys(root, "", {"name", "description", "topology", "accel", "boot_timeout", "switch", "nodes", "steps"});
+  r.only_keys(root, "", {"name", "description", "topology", "accel", "timing", "boot_timeout", "switch", "nodes",
+                        "steps"});
 
   if (!root["name"]) throw ScenarioError(file, 1, "name", "missing");
   s.name = r.str(root["name"], "name");
@@ -361,6 +410,7 @@ Scenario read_scenario(YAML::Node root, const std::string& file, const Poll& pol
     if (s.accel != "tcg" && s.accel != "kvm") r.fail(root["accel"], "accel", "'" + s.accel + "' is not tcg or kvm");
   }
   if (root["boot_timeout"]) s.boot_timeout_ps = r.timeout(root["boot_timeout"], "boot_timeout");
+  if (const YAML::Node& t = root["timing"]) r.timing(t, s.timing);
 
   // Fabric switch ports.
   std::set<int> port_numbers;
@@ -508,6 +558,18 @@ Scenario read_scenario(YAML::Node root, const std::string& file, const Poll& pol
                                                   std::to_string(p.link.width) + why);
       }
     }
+  }
+
+  if (s.timing.modelled()) {
+    // One vCPU per guest: under -icount QEMU runs all vCPUs of a guest in one
+    // thread, one after the other, so their clocks would not be the guest's.
+    const std::string mode = to_string(s.timing.mode);
+    for (size_t i = 0; i < s.nodes.size(); ++i)
+      if (s.nodes[i].cpus != 1)
+        throw s.error("nodes[" + std::to_string(i) + "].cpus",
+                      std::to_string(s.nodes[i].cpus) + " vCPUs; timing mode " + mode + " runs exactly 1 per node");
+    if (s.accel != "tcg")
+      throw s.error("accel", "'" + s.accel + "' cannot count instructions; timing mode " + mode + " needs tcg");
   }
 
   if (const YAML::Node& steps = root["steps"]) {

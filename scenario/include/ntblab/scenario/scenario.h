@@ -72,12 +72,35 @@ struct StepSpec {
   int line = 0;
 };
 
+/// How guests keep time (docs/modelled-time.md).
+enum class TimingMode {
+  Free,     ///< today's: guests run on the host's clock, the model answers at once
+  Quantum,  ///< modelled time, effects at the next round (at most `quantum` late)
+  Exact,    ///< modelled time, every effect at its modelled nanosecond
+};
+const char* to_string(TimingMode m);
+
+struct TimingSpec {
+  TimingMode mode = TimingMode::Free;
+  /// Guest CPU speed: ns per instruction, a power of two 1..1024 (QEMU's
+  /// -icount shift = log2 of it).
+  unsigned ns_per_insn = 1;
+  uint64_t quantum_ps = 100ull * 1000000;  ///< quantum mode (and exact's boot): round length
+  uint64_t seed = 1;                       ///< QEMU -seed: the guests' random numbers
+  /// Exact mode only: when exact timing starts. "boot": from the first
+  /// instruction; "marker": in quantum mode until a guest writes the lab's
+  /// exact-time marker (docs/modelled-time.md), so boot is cheap.
+  std::string exact_from = "marker";
+  bool modelled() const { return mode != TimingMode::Free; }
+};
+
 struct Scenario {
   std::string file;
   std::string name;
   std::string description;
   std::string topology = "back-to-back";  ///< "back-to-back" or "fabric"
   std::string accel = "tcg";
+  TimingSpec timing;
   uint64_t boot_timeout_ps = 120ull * 1000000000000ull;
   uint64_t hop_latency_ps = uint64_t(model::pcie::kPex8749HopLatencyNs * 1000);  ///< PEX8749 cut-through, x16 to x16
   std::vector<PortSpec> ports;            ///< fabric switch ports in use
