@@ -34,7 +34,7 @@ struct B2bFixture : ::testing::Test {
   void SetUp() override {
     cluster = std::make_unique<Cluster>("cluster", two_nodes());
     sc_core::sc_start(sc_core::SC_ZERO_TIME);
-    cluster->on_irq = [this](unsigned node, Function fn, bool level) {
+    cluster->on_irq = [this](unsigned node, Function fn, bool level, double) {
       if (fn == Function::Nt) intx[node] = level;
     };
     cluster->attach_memory(0, &ram[0]);

@@ -34,7 +34,8 @@ void MemoryTarget::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& d
   if (gp.get_command() == tlm::TLM_READ_COMMAND)
     ok = mem_.read(gp.get_address(), gp.get_data_ptr(), gp.get_data_length());
   else if (gp.get_command() == tlm::TLM_WRITE_COMMAND)
-    ok = mem_.write(gp.get_address(), gp.get_data_ptr(), gp.get_data_length());
+    ok = mem_.write_at(gp.get_address(), gp.get_data_ptr(), gp.get_data_length(),
+                       (delay + latency_).to_seconds() * 1e9);
   if (!ok) {
     ++refused_;
     gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);

@@ -28,6 +28,9 @@ class SwitchableMemory : public HostMemory {
   HostMemory* target = nullptr;
   bool read(uint64_t a, void* d, size_t n) override { return target && target->read(a, d, n); }
   bool write(uint64_t a, const void* s, size_t n) override { return target && target->write(a, s, n); }
+  bool write_at(uint64_t a, const void* s, size_t n, double t) override {
+    return target && target->write_at(a, s, n, t);
+  }
   uint64_t size() const override { return target ? target->size() : 0; }
 };
 
@@ -202,12 +205,12 @@ Cluster::Cluster(sc_core::sc_module_name name, const ClusterConfig& config)
   }
   for (unsigned i = 0; i < nodes_.size(); ++i) {
     nodes_[i]->nt.on_intx = [this, i](bool level) {
-      if (on_irq) on_irq(i, Function::Nt, level);
+      if (on_irq) on_irq(i, Function::Nt, level, -1.0);
     };
     nodes_[i]->nt.on_port_enable_change = [this](bool) { update_partners(); };
     if (nodes_[i]->dma)
-      nodes_[i]->dma->on_irq([this, i](unsigned fn, bool level, sc_time) {
-        if (fn == 0 && on_irq) on_irq(i, Function::Dma, level);
+      nodes_[i]->dma->on_irq([this, i](unsigned fn, bool level, sc_time at) {
+        if (fn == 0 && on_irq) on_irq(i, Function::Dma, level, to_ns(at));
       });
   }
   update_partners();

@@ -94,8 +94,10 @@ class Cluster : public sc_core::sc_module {
   /// A posted write; `bulk` marks a burst (many TLPs) such as a memcpy.
   HostAccess host_write(unsigned node, uint64_t addr, const void* data, uint64_t len, bool bulk);
 
-  /// INTx level of a node's function changed.
-  std::function<void(unsigned node, Function fn, bool level)> on_irq;
+  /// INTx level of a node's function changed; `time_ns` is the modelled time
+  /// of the change, or negative when the component does not time it (the NT
+  /// port's doorbells: the change happens as the access that causes it lands).
+  std::function<void(unsigned node, Function fn, bool level, double time_ns)> on_irq;
 
   /// Base time for host-initiated transactions, ns (the switch process gives
   /// wall-clock time since start; default: each node's local time only).

@@ -20,6 +20,13 @@ class HostMemory {
   virtual ~HostMemory() = default;
   virtual bool read(uint64_t addr, void* dst, size_t len) = 0;
   virtual bool write(uint64_t addr, const void* src, size_t len) = 0;
+  /// A write whose data lands at modelled time `landed_ns` (since the start
+  /// of the run). The switch process in modelled time defers it to then
+  /// (docs/modelled-time.md); plain memory writes it at once.
+  virtual bool write_at(uint64_t addr, const void* src, size_t len, double landed_ns) {
+    (void)landed_ns;
+    return write(addr, src, len);
+  }
   virtual uint64_t size() const = 0;
 };
 
