@@ -19,8 +19,13 @@
 #   bin/qemu-system-x86_64, bin/key   the binary and the key it was built for
 #   build.log      configure and compile output of the last build
 # The key is: source version + configure flags + sha256 of qemu-device/src/*,
-# this script, common.sh, ntblab-devices.mak and the node-link protocol header
-# (protocol/include/ntblab/node_link.h).
+# qemu-device/patches/*, this script, common.sh, ntblab-devices.mak and the
+# node-link protocol header (protocol/include/ntblab/node_link.h).
+#
+# Patches (qemu-device/patches/*.patch, applied in name order with patch -p1):
+# changes to QEMU itself, each written for the lab and explained in its own
+# header and in docs/guest-and-qemu.md. The unpacked tree records which set of
+# patches it carries; another set unpacks the tree afresh.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -92,7 +97,8 @@ flags_str="$(printf '%s ' "${flags[@]}")"
 # The node-link protocol header is shared with the switch process; both
 # include it as "ntblab/node_link.h".
 proto="$here/../protocol/include/ntblab/node_link.h"
-src_hash="$(hash_paths "$here/src" "$here/build-qemu.sh" "$here/common.sh" \
+patches_hash="$(hash_paths "$here/patches")"
+src_hash="$(hash_paths "$here/src" "$here/patches" "$here/build-qemu.sh" "$here/common.sh" \
     "$here/ntblab-devices.mak" "$proto")"
 key="version=$version flags=$flags_str src=$src_hash"
 bin="$Q/bin/qemu-system-x86_64"
@@ -106,6 +112,11 @@ fi
 start=$(date +%s)
 
 # --- 3. source tree ---------------------------------------------------------
+if [ -f "$tree/.ntblab-unpacked" ] &&
+   [ "$(cat "$tree/.ntblab-patches" 2>/dev/null)" != "$patches_hash" ]; then
+    log "the tree carries another set of patches: unpacking it afresh"
+    rm -f "$tree/.ntblab-unpacked"
+fi
 if [ ! -f "$tree/.ntblab-unpacked" ]; then
     log "fetching Debian source qemu=$version"
     (cd "$Q/src" && apt-get source -qq --download-only "qemu=$version" >&2)
@@ -114,6 +125,13 @@ if [ ! -f "$tree/.ntblab-unpacked" ]; then
     rm -rf "$tree"
     log "unpacking into $tree"
     dpkg-source -x "$dsc" "$tree" >&2
+    for p in "$here"/patches/*.patch; do
+        [ -e "$p" ] || continue
+        log "applying ${p##*/}"
+        patch -d "$tree" -p1 -s -f --no-backup-if-mismatch < "$p" >&2 \
+            || die "${p##*/} does not apply to QEMU $version"
+    done
+    printf '%s\n' "$patches_hash" > "$tree/.ntblab-patches"
     touch "$tree/.ntblab-unpacked"
 fi
 

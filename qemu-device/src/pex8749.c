@@ -47,6 +47,9 @@
 #include "hw/pci/pci.h"
 #include "hw/pci/pcie.h"
 #include "hw/qdev-properties.h"
+#include "hw/core/cpu.h"
+#include "sysemu/cpu-timers.h"
+#include "sysemu/runstate.h"
 #include "exec/memory.h"
 #include "qom/object.h"
 #include "ntblab/node_link.h"
@@ -80,6 +83,24 @@ typedef struct Pex87xxBar {
     MemoryRegion mr;
 } Pex87xxBar;
 
+/*
+ * Modelled time (WELCOME flag NL_WF_SYNC; docs/modelled-time.md). All the
+ * functions of a node live in one QEMU, so the node's clock is shared: the NT
+ * function owns it (NL_WF_CLOCK) and parks the guest at each grant; every
+ * function numbers its messages in one sequence (node_seq), and every wait
+ * (a park, a read, a register write) reads all of the node's links.
+ */
+typedef struct Pex87xxNode {
+    struct Pex87xxState *fn[2];      /* by NL_FN_*, while synchronized */
+    struct Pex87xxState *clock;      /* the function that parks the guest */
+    bool started;                    /* the first PARK went out */
+    uint32_t node_seq;
+    bool granted;                    /* a GRANT arrived, not acted upon yet */
+    struct nl_grant grant;
+} Pex87xxNode;
+
+static Pex87xxNode pex_node;
+
 struct Pex87xxState {
     PCIDevice parent_obj;
 
@@ -101,7 +122,15 @@ struct Pex87xxState {
     uint32_t last_bar;               /* where the previous write ended */
     uint64_t last_end;
     uint8_t wr_data[NL_MAX_WRITE];
+    uint64_t wr_time;                /* guest time of the first buffered write */
     QEMUTimer *flush_timer;
+
+    /* modelled time */
+    bool sync;                       /* the link is synchronized */
+    QEMUTimer *park_timer;           /* clock owner: QEMU_CLOCK_VIRTUAL, at the grant */
+    bool done;                       /* the COMPLETION waited for has arrived */
+    uint64_t done_time;
+    struct nl_completion done_c;
 
     Pex87xxBar bar[NL_NUM_BARS];
     uint8_t cfg_cache[NL_CFG_SPACE]; /* served after the link is dead */
@@ -140,17 +169,32 @@ static void pex_link_dead(Pex87xxState *s, const char *why)
     }
     s->wr_len = 0;
     pex_set_intx(s, false);
+    if (s->sync) {
+        /* A node with a dead link cannot keep time with the others. */
+        unsigned f;
+
+        for (f = 0; f < ARRAY_SIZE(pex_node.fn); f++) {
+            if (pex_node.fn[f]) {
+                pex_node.fn[f]->sync = false;
+            }
+        }
+        if (pex_node.clock && pex_node.clock->park_timer) {
+            timer_del(pex_node.clock->park_timer);
+        }
+    }
     if (s->pcie_cap) {   /* Link Status: no width, no speed */
         memset(s->cfg_cache + s->pcie_cap + PCI_EXP_LNKSTA, 0, 2);
     }
 }
 
-static bool pex_send(Pex87xxState *s, uint16_t type, const void *body,
-                     uint32_t len, const int *fds, unsigned nfds)
+static bool pex_send_at(Pex87xxState *s, uint16_t type, uint16_t flags,
+                        uint64_t time, const void *body, uint32_t len,
+                        const int *fds, unsigned nfds)
 {
     struct nl_hdr h = {
-        .type = type, .len = len, .seq = s->tx_seq++,
-        .time_ns = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL),
+        .type = type, .flags = flags, .len = len, .seq = s->tx_seq++,
+        .time_ns = time,
+        .node_seq = s->sync && pex_node.started ? ++pex_node.node_seq : 0,
     };
     struct iovec iov[2] = {
         { .iov_base = &h, .iov_len = sizeof(h) },
@@ -205,6 +249,13 @@ static bool pex_send(Pex87xxState *s, uint16_t type, const void *body,
     return true;
 }
 
+static bool pex_send(Pex87xxState *s, uint16_t type, const void *body,
+                     uint32_t len, const int *fds, unsigned nfds)
+{
+    return pex_send_at(s, type, 0, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL),
+                       body, len, fds, nfds);
+}
+
 static void pex_flush(Pex87xxState *s)
 {
     struct {
@@ -221,7 +272,8 @@ static void pex_flush(Pex87xxState *s)
     m.w.offset = s->wr_off;
     memcpy(m.data, s->wr_data, s->wr_len);
     s->wr_len = 0;
-    pex_send(s, NL_MMIO_WRITE, &m, sizeof(m.w) + m.w.size, NULL, 0);
+    pex_send_at(s, NL_MMIO_WRITE, 0, s->wr_time, &m, sizeof(m.w) + m.w.size,
+                NULL, 0);
 }
 
 static void pex_flush_timer(void *opaque)
@@ -267,6 +319,8 @@ static bool pex_body_ok(uint16_t type, uint32_t len)
         return len == sizeof(struct nl_completion);
     case NL_IRQ:
         return len == sizeof(struct nl_irq);
+    case NL_GRANT:
+        return len == sizeof(struct nl_grant);
     case NL_BYE:
         return len == 0;
     }
@@ -364,6 +418,190 @@ static bool pex_wait(Pex87xxState *s, uint16_t type, uint32_t tag, void *out)
     return false;
 }
 
+/* ---- modelled time ------------------------------------------------------ */
+
+/*
+ * Take every whole message the switch has sent on any of the node's links and
+ * apply it: interrupts at once (the node is stopped at a time no earlier than
+ * theirs), completions and grants kept for their waiter. With `block`, first
+ * wait until some link has data. False if a link died.
+ */
+static bool pex_sync_pump(bool block)
+{
+    struct pollfd p[ARRAY_SIZE(pex_node.fn)];
+    Pex87xxState *who[ARRAY_SIZE(pex_node.fn)];
+    unsigned n = 0, f, i;
+
+    for (f = 0; f < ARRAY_SIZE(pex_node.fn); f++) {
+        Pex87xxState *s = pex_node.fn[f];
+
+        if (s && s->sync && !s->dead) {
+            p[n] = (struct pollfd) { .fd = s->fd, .events = POLLIN };
+            who[n++] = s;
+        }
+    }
+    if (!n || (block && poll(p, n, -1) < 0 && errno != EINTR)) {
+        return false;
+    }
+    for (i = 0; i < n; i++) {
+        Pex87xxState *s = who[i];
+        struct nl_hdr h;
+        uint8_t body[NL_MAX_BODY];
+
+        if (!block || (p[i].revents & (POLLIN | POLLHUP | POLLERR))) {
+            if (!pex_fill(s, 0)) {
+                return false;
+            }
+        }
+        while (!s->dead && pex_take(s, &h, body)) {
+            if (pex_handle_async(s, &h, body)) {
+                continue;
+            }
+            if (h.type == NL_COMPLETION && !s->done) {
+                memcpy(&s->done_c, body, sizeof(s->done_c));
+                s->done_time = h.time_ns;
+                s->done = true;
+            } else if (h.type == NL_GRANT && s == pex_node.clock &&
+                       !pex_node.granted) {
+                memcpy(&pex_node.grant, body, sizeof(pex_node.grant));
+                pex_node.granted = true;
+            } else {
+                pex_link_dead(s, "unexpected message on a synchronized link");
+            }
+        }
+        if (s->dead) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Wait for the switch's next GRANT and for every message it sent before it on
+ * the node's other links, then let the guest run up to the grant.
+ */
+static bool pex_sync_wait_grant(void)
+{
+    Pex87xxState *c = pex_node.clock;
+    unsigned f;
+
+    for (;;) {
+        bool all = pex_node.granted;
+
+        for (f = 0; all && f < ARRAY_SIZE(pex_node.fn); f++) {
+            Pex87xxState *s = pex_node.fn[f];
+
+            if (s && s->rx_seq < pex_node.grant.sent[f]) {
+                all = false;
+            }
+        }
+        if (all) {
+            break;
+        }
+        if (!pex_sync_pump(true)) {
+            return false;
+        }
+    }
+    pex_node.granted = false;
+    timer_mod(c->park_timer, pex_node.grant.until);
+    return true;
+}
+
+/*
+ * The guest reached its grant (or stopped at the start): flush what it wrote,
+ * tell the switch where it is and whether it sleeps, wait for the next grant.
+ * Runs in the thread that runs virtual timers, with the BQL held: the guest
+ * does not run meanwhile, so the switch may write its RAM.
+ */
+static void pex_park_timer(void *opaque)
+{
+    Pex87xxState *c = opaque;
+    uint64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+    struct nl_park park = { .idle_until = now };
+    CPUState *cpu = first_cpu;
+    unsigned f;
+
+    if (!c->sync || (pex_node.started && !runstate_is_running())) {
+        return;   /* not synchronized, or the VM is stopping: it leaves */
+    }
+    if (pex_node.started && now != pex_node.grant.until) {
+        error_report("%s: parked at %" PRIu64 " ns, not at its grant %" PRIu64
+                     " ns (halted %d)", c->node, now, pex_node.grant.until,
+                     cpu ? cpu->halted : -1);
+    }
+    for (f = 0; f < ARRAY_SIZE(pex_node.fn); f++) {
+        if (pex_node.fn[f]) {
+            pex_flush(pex_node.fn[f]);
+        }
+    }
+    if (cpu && cpu->halted && !cpu_has_work(cpu)) {
+        int64_t d = qemu_clock_deadline_ns_all(QEMU_CLOCK_VIRTUAL,
+                                               QEMU_TIMER_ATTR_ALL);
+
+        park.idle_until = d < 0 ? UINT64_MAX : now + d;
+    }
+    /*
+     * While we wait, this timer stays armed at `now`: a vCPU budget or an
+     * idle warp computed meanwhile (another thread may run them) cannot take
+     * the guest past this point.
+     */
+    timer_mod(c->park_timer, now);
+    pex_node.started = true;
+    if (!pex_send_at(c, NL_PARK, 0, now, &park, sizeof(park), NULL, 0) ||
+        !pex_sync_wait_grant()) {
+        timer_del(c->park_timer);
+    }
+}
+
+/*
+ * A non-posted request on a synchronized link: the guest stops at its time t
+ * until the switch completes it at modelled time c >= t; the guest's clock then
+ * reads c. Interrupts that fall in between are applied on the way.
+ */
+static bool pex_sync_request(Pex87xxState *s, uint16_t type, uint16_t flags,
+                             void *req, uint32_t len, uint32_t tag,
+                             struct nl_completion *out)
+{
+    uint64_t t = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+    uint64_t c;
+
+    s->done = false;
+    if (!pex_send_at(s, type, flags, t, req, len, NULL, 0)) {
+        return false;
+    }
+    while (!s->done) {
+        if (!pex_sync_pump(true)) {
+            return false;
+        }
+    }
+    c = s->done_time;
+    *out = s->done_c;
+    if (out->tag != tag) {
+        pex_link_dead(s, "completion for another request");
+        return false;
+    }
+    if (!pex_sync_wait_grant()) {
+        return false;
+    }
+    if (c > pex_node.grant.until) {
+        error_report("%s: completion at %" PRIu64 " ns beyond the grant %"
+                     PRIu64 " ns", s->node, c, pex_node.grant.until);
+    }
+    if (c > t) {
+        icount_advance_ns(c - t);
+    }
+    /*
+     * The vCPU's instruction budget was set for the grant it had; the new
+     * grant may end sooner. Leave the execution loop after this instruction
+     * (an I/O instruction ends its translation block under icount), so the
+     * budget is taken afresh from the park timer.
+     */
+    if (current_cpu) {
+        cpu_exit(current_cpu);
+    }
+    return true;
+}
+
 /* A non-posted request: flush posted writes, send, wait for the completion. */
 static bool pex_request(Pex87xxState *s, uint16_t type, void *req,
                         uint32_t len, uint32_t *tag, uint64_t *data)
@@ -372,12 +610,29 @@ static bool pex_request(Pex87xxState *s, uint16_t type, void *req,
 
     pex_flush(s);
     *tag = s->next_tag++;
-    if (!pex_send(s, type, req, len, NULL, 0) ||
-        !pex_wait(s, NL_COMPLETION, *tag, &c)) {
+    if (s->sync && pex_node.started) {
+        if (!pex_sync_request(s, type, 0, req, len, *tag, &c)) {
+            return false;
+        }
+    } else if (!pex_send(s, type, req, len, NULL, 0) ||
+               !pex_wait(s, NL_COMPLETION, *tag, &c)) {
         return false;
     }
     *data = c.data;
     return c.status == NL_STATUS_OK;
+}
+
+/*
+ * A write that the switch must apply before the guest goes on (registers,
+ * config space) on a synchronized link: it may act on this node at once, e.g.
+ * lower its interrupt.
+ */
+static void pex_sync_write(Pex87xxState *s, uint16_t type, void *req,
+                           uint32_t len)
+{
+    struct nl_completion c;
+
+    pex_sync_request(s, type, NL_HF_NONPOSTED, req, len, NL_WRITE_TAG, &c);
 }
 
 /* ---- MMIO -------------------------------------------------------------- */
@@ -411,9 +666,23 @@ static void pex_bar_write(void *opaque, hwaddr addr, uint64_t val,
     if (s->wr_len && (!continues || s->wr_len + size > NL_MAX_WRITE)) {
         pex_flush(s);
     }
+    if (s->sync && pex_node.started && b->index == 0) {
+        struct {
+            struct nl_mmio_write w;
+            uint64_t data;
+        } QEMU_PACKED m = {
+            .w = { .bar = 0, .size = size, .offset = addr },
+        };
+
+        pex_flush(s);
+        stn_le_p(&m.data, size, val);
+        pex_sync_write(s, NL_MMIO_WRITE, &m, sizeof(m.w) + size);
+        return;
+    }
     if (!s->wr_len) {
         s->wr_bar = b->index;
         s->wr_off = addr;
+        s->wr_time = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
     }
     stn_le_p(s->wr_data + s->wr_len, size, val);   /* exactly `size` bytes */
     s->wr_len += size;
@@ -423,6 +692,8 @@ static void pex_bar_write(void *opaque, hwaddr addr, uint64_t val,
          * or a flag reached through a window) that continues nothing.
          */
         pex_flush(s);
+    } else if (s->sync) {
+        /* flushed at the next park, read or non-contiguous write */
     } else if (!timer_pending(s->flush_timer)) {
         timer_mod(s->flush_timer,
                   qemu_clock_get_ns(QEMU_CLOCK_REALTIME) + PEX_FLUSH_NS);
@@ -465,6 +736,10 @@ static void pex_config_write(PCIDevice *pdev, uint32_t addr, uint32_t val,
 
     pci_default_write_config(pdev, addr, val, len);
     pex_flush(s);
+    if (s->sync && pex_node.started) {
+        pex_sync_write(s, NL_CFG_WRITE, &w, sizeof(w));
+        return;
+    }
     pex_send(s, NL_CFG_WRITE, &w, sizeof(w), NULL, 0);
 }
 
@@ -615,6 +890,25 @@ static void pex_realize(PCIDevice *pdev, Error **errp)
     }
 
     s->flush_timer = timer_new_ns(QEMU_CLOCK_REALTIME, pex_flush_timer, s);
+    if (w.flags & NL_WF_SYNC) {
+        if (!icount_enabled() || k->function >= ARRAY_SIZE(pex_node.fn) ||
+            pex_node.fn[k->function] ||
+            ((w.flags & NL_WF_CLOCK) && pex_node.clock)) {
+            error_setg(errp, "the switch runs in modelled time: start QEMU "
+                       "with -icount and one function of each kind");
+            pex_link_dead(s, "cannot synchronize");
+            return;
+        }
+        s->sync = true;
+        pex_node.fn[k->function] = s;
+        if (w.flags & NL_WF_CLOCK) {
+            /* parks at virtual time 0, before the first instruction */
+            pex_node.clock = s;
+            s->park_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, pex_park_timer, s);
+            timer_mod(s->park_timer, 0);
+        }
+        return;   /* no fd handler: messages are read at park and wait points */
+    }
     qemu_set_fd_handler(s->fd, pex_link_readable, NULL, s);
 }
 
@@ -633,6 +927,18 @@ static void pex_exit(PCIDevice *pdev)
     if (s->flush_timer) {
         timer_free(s->flush_timer);
         s->flush_timer = NULL;
+    }
+    if (s->park_timer) {
+        timer_free(s->park_timer);
+        s->park_timer = NULL;
+    }
+    if (pex_node.clock == s) {
+        pex_node.clock = NULL;
+    }
+    for (unsigned f = 0; f < ARRAY_SIZE(pex_node.fn); f++) {
+        if (pex_node.fn[f] == s) {
+            pex_node.fn[f] = NULL;
+        }
     }
 }
 

@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 #define NL_MAGIC 0x4b4c544eu      /* "NTLK" */
-#define NL_VERSION 1u             /* bumped on any incompatible change */
+#define NL_VERSION 2u             /* bumped on any incompatible change */
 #define NL_MAX_BODY 8192u         /* no message body is larger */
 #define NL_MAX_WRITE 4096u        /* largest coalesced posted MMIO write */
 #define NL_MAX_READ 8u            /* largest MMIO/config read */
@@ -57,15 +57,57 @@ enum nl_type {
 	NL_COMPLETION = 8, /* switch -> device: data for a read */
 	NL_IRQ = 9,        /* switch -> device: INTx level changed */
 	NL_BYE = 10,       /* either way: orderly close */
+	/* version 2, synchronized links only (WELCOME flag NL_WF_SYNC): */
+	NL_PARK = 11,      /* device -> switch: the node's vCPU stopped at time_ns */
+	NL_GRANT = 12,     /* switch -> device: run up to nl_grant.until */
 };
+
+/*
+ * Synchronized links (modelled time, docs/modelled-time.md). When WELCOME
+ * carries NL_WF_SYNC, the guest's clock is QEMU's virtual clock under
+ * -icount, and:
+ *  - every device -> switch message carries, in time_ns, the guest time at
+ *    which it happened and, in node_seq, its place in the order of all
+ *    messages of that QEMU (all its functions' links), from 0;
+ *  - writes to BAR0 (registers) and config writes are non-posted: sent with
+ *    NL_HF_NONPOSTED, answered by a COMPLETION with tag NL_WRITE_TAG; the
+ *    device waits for it (a register write may act on the writer at once);
+ *  - the link with NL_WF_CLOCK (one per node: the NT function's) owns the
+ *    node's clock: the device runs the guest only up to the latest GRANT,
+ *    then sends PARK and waits for the next GRANT;
+ *  - COMPLETION and IRQ carry, in time_ns, the modelled time at which they
+ *    take effect; after a COMPLETION the device waits for a GRANT, and a
+ *    read's COMPLETION at time c stalls the guest's clock to c.
+ */
+#define NL_HF_NONPOSTED 0x1u      /* nl_hdr.flags: this write waits for a COMPLETION */
+#define NL_WRITE_TAG 0xffffffffu  /* tag of the COMPLETION of a non-posted write */
+
+/* Body of NL_PARK. */
+struct nl_park {
+	uint64_t idle_until; /* > time_ns: halted until then; UINT64_MAX: halted, no timer */
+};
+NL_STATIC_ASSERT(sizeof(struct nl_park) == 8, "nl_park layout");
+
+/*
+ * Body of NL_GRANT. `sent[f]` counts the messages the switch has sent so far on
+ * the link of function f (NL_FN_*) of this node, this GRANT included for the
+ * clock link: the device applies all of them before the guest runs on, so an
+ * interrupt sent on another function's link is never taken late.
+ */
+#define NL_MAX_FUNCTIONS 2u
+struct nl_grant {
+	uint64_t until;      /* run up to this guest time (ns), then park */
+	uint32_t sent[NL_MAX_FUNCTIONS];
+};
+NL_STATIC_ASSERT(sizeof(struct nl_grant) == 16, "nl_grant layout");
 
 /* Header of every message. */
 struct nl_hdr {
 	uint16_t type;     /* enum nl_type */
-	uint16_t flags;    /* reserved, 0 */
+	uint16_t flags;    /* NL_HF_*; 0 on unsynchronized links */
 	uint32_t len;      /* body bytes that follow, <= NL_MAX_BODY */
 	uint32_t seq;      /* per direction, from 0, +1 per message */
-	uint32_t reserved; /* 0 */
+	uint32_t node_seq; /* synchronized links, device -> switch: see above; else 0 */
 	uint64_t time_ns;  /* sender's clock: guest virtual ns (device) or model ns (switch) */
 };
 NL_STATIC_ASSERT(sizeof(struct nl_hdr) == 24, "nl_hdr layout");
@@ -106,6 +148,8 @@ struct nl_bar {
 };
 NL_STATIC_ASSERT(sizeof(struct nl_bar) == 16, "nl_bar layout");
 
+#define NL_WF_SYNC 0x1u   /* the link is synchronized (modelled time) */
+#define NL_WF_CLOCK 0x2u  /* this link owns the node's clock: PARK and GRANT */
 struct nl_welcome {
 	uint32_t magic;       /* NL_MAGIC */
 	uint32_t version;     /* NL_VERSION */
@@ -113,7 +157,7 @@ struct nl_welcome {
 	uint16_t vendor_id;
 	uint16_t device_id;
 	uint32_t class_code;  /* 24-bit class code */
-	uint32_t reserved;
+	uint32_t flags;       /* NL_WF_* */
 	struct nl_bar bar[NL_NUM_BARS];
 };
 NL_STATIC_ASSERT(sizeof(struct nl_welcome) == 120, "nl_welcome layout");
