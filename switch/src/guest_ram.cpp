@@ -109,6 +109,10 @@ uint8_t* GuestRam::translate(uint64_t addr, size_t len) {
   return nullptr;
 }
 
+bool GuestRam::contains(uint64_t addr, size_t len) const {
+  return const_cast<GuestRam*>(this)->translate(addr, len) != nullptr;
+}
+
 bool GuestRam::read(uint64_t addr, void* dst, size_t len) {
   uint8_t* p = faults_ ? nullptr : translate(addr, len);
   if (!p) return false;

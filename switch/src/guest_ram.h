@@ -39,6 +39,8 @@ class GuestRam : public model::HostMemory {
   bool read(uint64_t addr, void* dst, size_t len) override;
   bool write(uint64_t addr, const void* src, size_t len) override;
   uint64_t size() const override;
+  /// Whether [addr, addr + len) lies inside one region.
+  bool contains(uint64_t addr, size_t len) const;
   /// Accesses that hit a bus error; after the first, every access is refused.
   uint64_t faults() const { return faults_; }
 

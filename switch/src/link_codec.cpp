@@ -17,6 +17,8 @@ const char* type_name(uint16_t type) {
     case NL_COMPLETION: return "COMPLETION";
     case NL_IRQ: return "IRQ";
     case NL_BYE: return "BYE";
+    case NL_PARK: return "PARK";
+    case NL_GRANT: return "GRANT";
   }
   return "unknown";
 }
@@ -41,9 +43,9 @@ T load(const uint8_t* p) {
 
 std::string check_body(uint16_t type, uint32_t len, const uint8_t* body, bool to_switch) {
   const bool from_device_only = type == NL_HELLO || type == NL_CFG_READ || type == NL_CFG_WRITE ||
-                                type == NL_MMIO_READ || type == NL_MMIO_WRITE;
+                                type == NL_MMIO_READ || type == NL_MMIO_WRITE || type == NL_PARK;
   const bool from_switch_only = type == NL_WELCOME || type == NL_REJECT ||
-                                type == NL_COMPLETION || type == NL_IRQ;
+                                type == NL_COMPLETION || type == NL_IRQ || type == NL_GRANT;
   if (!from_device_only && !from_switch_only && type != NL_BYE)
     return "unknown message type " + std::to_string(type);
   if ((to_switch && from_switch_only) || (!to_switch && from_device_only))
@@ -59,6 +61,8 @@ std::string check_body(uint16_t type, uint32_t len, const uint8_t* body, bool to
     case NL_REJECT: return len == sizeof(nl_reject) ? "" : size_error("REJECT", len, sizeof(nl_reject));
     case NL_BYE: return len == 0 ? "" : size_error("BYE", len, 0);
     case NL_IRQ: return len == sizeof(nl_irq) ? "" : size_error("IRQ", len, sizeof(nl_irq));
+    case NL_PARK: return len == sizeof(nl_park) ? "" : size_error("PARK", len, sizeof(nl_park));
+    case NL_GRANT: return len == sizeof(nl_grant) ? "" : size_error("GRANT", len, sizeof(nl_grant));
     case NL_COMPLETION:
       return len == sizeof(nl_completion) ? "" : size_error("COMPLETION", len, sizeof(nl_completion));
     case NL_CFG_READ: {
@@ -120,7 +124,12 @@ std::optional<Message> FrameDecoder::next() {
   if (h.seq != expect_seq_)
     return fail("sequence " + std::to_string(h.seq) + " out of order (expected " +
                 std::to_string(expect_seq_) + ")");
-  if (h.flags != 0 || h.reserved != 0) return fail("reserved header fields are not zero");
+  if (!sync_ && (h.flags != 0 || h.node_seq != 0))
+    return fail("header fields of synchronized links on an unsynchronized link");
+  if (!sync_ && h.type == NL_PARK) return fail("PARK on an unsynchronized link");
+  if (h.flags & ~NL_HF_NONPOSTED) return fail("unknown header flags");
+  if (h.flags && h.type != NL_MMIO_WRITE && h.type != NL_CFG_WRITE)
+    return fail(std::string("NONPOSTED flag on ") + type_name(h.type));
   if (buffered() < sizeof h + h.len) return std::nullopt;
   const uint8_t* body = buf_.data() + pos_ + sizeof h;
   if (std::string e = check_body(h.type, h.len, body, to_switch_); !e.empty()) return fail(e);

@@ -43,9 +43,13 @@ class FrameDecoder {
   std::optional<Message> next();
   const std::optional<ProtocolError>& error() const { return error_; }
   size_t buffered() const { return buf_.size() - pos_; }
+  /// The link is synchronized (WELCOME said NL_WF_SYNC): PARK, header flags
+  /// and node_seq become legal.
+  void set_sync(bool on) { sync_ = on; }
 
  private:
   bool to_switch_;
+  bool sync_ = false;
   uint32_t expect_seq_ = 0;
   std::vector<uint8_t> buf_;
   size_t pos_ = 0;
@@ -60,6 +64,9 @@ class FrameEncoder {
   std::vector<uint8_t> encode(uint16_t type, const T& body, uint64_t time_ns) {
     return encode(type, &body, sizeof body, time_ns);
   }
+
+ /// Messages encoded so far.
+  uint32_t count() const { return seq_; }
 
  private:
   uint32_t seq_ = 0;

@@ -24,6 +24,7 @@
 #include "ntblab/scenario/node_links.h"
 #include "ntblab/scenario/scenario.h"
 #include "server.h"
+#include "sync_engine.h"
 
 using namespace ntblab;
 
@@ -71,16 +72,36 @@ int sc_main(int argc, char** argv) {
     backend.set_server(&server);
     server.hello_timeout = std::chrono::milliseconds(hello_timeout_ms);
     server.log = [&](const std::string& line) { logger->info("{}", line); };
+    // Modelled time (docs/modelled-time.md): the links run through the scheduler.
+    std::unique_ptr<sw::SyncEngine> sync;
+    int status = 0;
+    if (scenario.timing.modelled()) {
+      sw::SyncConfig sc;
+      sc.exact = scenario.timing.mode == scenario::TimingMode::Exact;
+      sc.quantum_ns = std::max<uint64_t>(1, scenario.timing.quantum_ps / 1000);
+      sc.exact_from_marker = sc.exact && scenario.timing.exact_from == "marker";
+      sync = std::make_unique<sw::SyncEngine>(server, backend, cluster, sc);
+      sync->log = server.log;
+      sync->on_deadlock = [&](const std::string& why) {
+        logger->error("{}", why);
+        status = 3;
+        server.stop();
+      };
+      server.set_sync(sync.get());
+      logger->info("timing: {} (quantum {} ns)", scenario::to_string(scenario.timing.mode), sc.quantum_ns);
+    }
     logger->info("{}: {} nodes, {} links, listening in {}", scenario.name, config.nodes.size(),
                  endpoints.size(), socket_dir);
     std::cout << "ready" << std::endl;
     server.run(true);
     if (!stats_path.empty()) {
+      nlohmann::json stats = cluster.stats();
+      if (sync) stats["sync"] = sync->stats();
       std::ofstream out(stats_path);
-      out << cluster.stats().dump(2) << "\n";
+      out << stats.dump(2) << "\n";
     }
     logger->info("stopped");
-    return 0;
+    return status;
   } catch (const std::exception& e) {
     logger->error("{}", e.what());
     return 1;

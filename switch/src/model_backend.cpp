@@ -24,9 +24,11 @@ ModelBackend::ModelBackend(model::Cluster& cluster, std::vector<LinkTarget> link
       link_up_(links_.size(), false), start_(std::chrono::steady_clock::now()) {
   cluster_.set_time_source([this] { return wall_ns(); });
   cluster_.set_dma_slice(kDmaSliceDescriptors, kDmaSliceBytes);
-  cluster_.on_irq = [this](unsigned node, Function fn, bool level) {
+  cluster_.on_irq = [this](unsigned node, Function fn, bool level, double time_ns) {
     int l = link_of(node, fn);
-    if (l >= 0 && server_) server_->send_irq(unsigned(l), level);
+    if (l < 0) return;
+    if (irq_sink) irq_sink(unsigned(l), level, time_ns);
+    else if (server_) server_->send_irq(unsigned(l), level);
   };
 }
 
@@ -81,7 +83,9 @@ std::optional<nl_welcome> ModelBackend::attach(unsigned link, const nl_hello& he
   }
   if (hello.n_ram > 0) {
     node_ram_[t.node] = std::shared_ptr<GuestRam>(std::move(ram));
-    cluster_.attach_memory(t.node, node_ram_[t.node].get());
+    model::HostMemory* mem = node_ram_[t.node].get();
+    if (wrap_ram) mem = wrap_ram(t.node, node_ram_[t.node].get());
+    cluster_.attach_memory(t.node, mem);
   }
   link_up_[link] = true;
   return describe(link);
@@ -110,12 +114,13 @@ bool ModelBackend::mmio_read(unsigned link, unsigned bar, uint64_t offset, uint3
   const LinkTarget& t = links_.at(link);
   model::HostAccess r = cluster_.mmio_read(t.node, t.fn, bar, offset, size);
   data = r.data;
+  last_latency_ns_ = r.latency_ns;
   return r.ok;
 }
 
 void ModelBackend::mmio_write(unsigned link, unsigned bar, uint64_t offset, const uint8_t* data, uint32_t size) {
   const LinkTarget& t = links_.at(link);
-  cluster_.mmio_write(t.node, t.fn, bar, offset, data, size);
+  last_latency_ns_ = cluster_.mmio_write(t.node, t.fn, bar, offset, data, size).latency_ns;
 }
 
 }  // namespace ntblab::sw

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -36,6 +37,20 @@ class ModelBackend : public NodeBackend {
   /// Wall-clock ns since the backend started (the free-running time base).
   double wall_ns() const;
 
+  /// Modelled latency of the last mmio_read or mmio_write, ns.
+  double last_latency_ns() const { return last_latency_ns_; }
+  /// The node and function behind a link.
+  const LinkTarget& target(unsigned link) const { return links_.at(link); }
+  size_t links() const { return links_.size(); }
+  /// The guest RAM of a node, while one of its links is attached.
+  GuestRam* ram(unsigned node) const { return node_ram_.at(node).get(); }
+
+  // Modelled time (SyncEngine): where interrupts go instead of straight to
+  // the server (`time_ns` < 0: untimed), and what the model sees as a node's
+  // RAM (a wrapper that defers writes to their modelled time).
+  std::function<void(unsigned link, bool level, double time_ns)> irq_sink;
+  std::function<model::HostMemory*(unsigned node, GuestRam* ram)> wrap_ram;
+
  private:
   int link_of(unsigned node, model::Function fn) const;
   nl_welcome describe(unsigned link) const;
@@ -46,6 +61,7 @@ class ModelBackend : public NodeBackend {
   std::vector<bool> link_up_;
   Server* server_ = nullptr;
   std::chrono::steady_clock::time_point start_;
+  double last_latency_ns_ = 0;
 };
 
 }  // namespace ntblab::sw

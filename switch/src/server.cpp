@@ -31,6 +31,7 @@ using Clock = std::chrono::steady_clock;
 struct Server::Conn {
   int fd = -1;
   bool welcomed = false;
+  bool sync = false;  // messages go to the LinkSync
   Clock::time_point hello_deadline;
   FrameDecoder in{true};
   FrameEncoder out;
@@ -264,6 +265,11 @@ void Server::on_readable(unsigned node) {
           return;
         }
         c->welcomed = true;
+        if (sync_) {
+          w->flags = sync_->welcome_flags(node);
+          c->sync = (w->flags & NL_WF_SYNC) != 0;
+          c->in.set_sync(c->sync);
+        }
         send(node, NL_WELCOME, &*w, sizeof *w);
         if (!conns_[node]) return;
         note(node, "welcomed", nodes_[node].name + ": welcomed");
@@ -286,6 +292,8 @@ void Server::on_readable(unsigned node) {
 }
 
 void Server::handle(unsigned node, const Message& m) {
+  if (conns_[node]->sync) return sync_->on_message(node, m);
+  if (m.hdr.type == NL_PARK) return close_node(node, "PARK on an unsynchronized link");
   switch (m.hdr.type) {
     case NL_CFG_READ: {
       const auto& r = m.as<nl_cfg_read>();
@@ -318,9 +326,17 @@ void Server::handle(unsigned node, const Message& m) {
 }
 
 void Server::send(unsigned node, uint16_t type, const void* body, uint32_t len) {
+  send_at(node, type, body, len, backend_.now_ns());
+}
+
+uint32_t Server::sent_count(unsigned link) const {
+  return link < conns_.size() && conns_[link] ? conns_[link]->out.count() : 0;
+}
+
+void Server::send_at(unsigned node, uint16_t type, const void* body, uint32_t len, uint64_t time_ns) {
   Conn* c = conns_[node].get();
   if (!c) return;
-  std::vector<uint8_t> bytes = c->out.encode(type, body, len, backend_.now_ns());
+  std::vector<uint8_t> bytes = c->out.encode(type, body, len, time_ns);
   if (c->pending_pos == c->pending.size()) {
     c->pending.clear();
     c->pending_pos = 0;
@@ -369,6 +385,7 @@ void Server::close_node(unsigned node, const std::string& why) {
   note(node, "closed", nodes_[node].name + ": link closed: " + why);
   epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
   close(c->fd);
+  if (c->sync) sync_->on_close(node);
   if (c->welcomed) backend_.detach(node);
 }
 

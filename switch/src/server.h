@@ -44,6 +44,19 @@ class NodeBackend {
   virtual bool run_slice() { return false; }
 };
 
+/// Modelled time: takes over a link's messages after its HELLO
+/// (switch/src/sync_engine.h).
+class LinkSync {
+ public:
+  virtual ~LinkSync() = default;
+  /// NL_WF_* flags for the WELCOME of `link`.
+  virtual uint32_t welcome_flags(unsigned link) const = 0;
+  /// Every message after the HELLO of a link whose WELCOME said NL_WF_SYNC.
+  virtual void on_message(unsigned link, const Message& m) = 0;
+  /// The link closed (before the backend detaches it).
+  virtual void on_close(unsigned link) = 0;
+};
+
 /// One node link: a PCI function of a node, and where it connects.
 struct NodeEndpoint {
   std::string name;         ///< node name, expected in HELLO
@@ -64,6 +77,14 @@ class Server {
 
   /// Raise or lower a node's INTx (called by the backend, from inside run()).
   void send_irq(unsigned link, bool level);
+  /// Send a message stamped with `time_ns` (modelled time).
+  void send_at(unsigned link, uint16_t type, const void* body, uint32_t len, uint64_t time_ns);
+  /// Messages sent on the link since it connected (its next sequence number).
+  uint32_t sent_count(unsigned link) const;
+  /// Close a link with a log line (e.g. a protocol violation found by the sync engine).
+  void close_link(unsigned link, const std::string& why) { close_node(link, why); }
+  /// Modelled time: messages of synchronized links go here (not owned).
+  void set_sync(LinkSync* sync) { sync_ = sync; }
   bool connected(unsigned link) const;
   /// Log sink: one line per event worth a person's attention. Lines about
   /// links are rate-limited per node and kind of event (LogThrottle).
@@ -100,6 +121,7 @@ class Server {
   std::vector<std::chrono::steady_clock::time_point> listen_paused_until_;
   LogThrottle throttle_;
   std::vector<std::unique_ptr<Conn>> conns_;
+  LinkSync* sync_ = nullptr;
   bool stopping_ = false;
 };
 
