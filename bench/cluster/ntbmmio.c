@@ -3,6 +3,11 @@
  * ntbmmio: time MMIO on the PEX8749 NT function from inside a lab guest.
  *   ntbmmio read-rtt BAR OFFSET COUNT   mean wall time of one 32-bit read, us
  *   ntbmmio write-bw BAR OFFSET BYTES   posted writes through the BAR, MB/s
+ *   ntbmmio read-ticks BAR OFFSET COUNT one 32-bit read at a time between two
+ *                                       rdtsc: "min p50 max overhead" in TSC
+ *                                       ticks (overhead: rdtsc to rdtsc). Under
+ *                                       modelled time the TSC counts the
+ *                                       guest's virtual ns (docs/modelled-time.md).
  * BARs are mmap'ed from sysfs (resourceN, or resourceN_wc for prefetchable
  * ones, as drivers map NTB windows write-combining). Prints one number.
  */
@@ -24,6 +29,21 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static inline uint64_t ticks(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 static int find_device(char *path, size_t len)
@@ -108,6 +128,30 @@ int main(int argc, char **argv)
 		t = now() - t0;
 		printf("%.3f\n", t / n * 1e6);
 		return sink == 0xdeadbeef;  /* keep the reads */
+	}
+	if (!strcmp(argv[1], "read-ticks")) {
+		uint64_t *d = calloc(n ? n : 1, sizeof(*d)), over = UINT64_MAX;
+		uint32_t sink = 0;
+
+		if (off + 4 > size || !n || !d)
+			return 2;
+		for (i = 0; i < n; i++) {
+			uint64_t t1, t2 = ticks();
+
+			sink += *(volatile uint32_t *)(b + off);
+			t1 = ticks();
+			d[i] = t1 - t2;
+			t2 = ticks();
+			t1 = ticks();
+			if (t1 - t2 < over)
+				over = t1 - t2;
+		}
+		qsort(d, n, sizeof(*d), cmp_u64);
+		printf("%llu %llu %llu %llu\n", (unsigned long long)d[0],
+		       (unsigned long long)d[n / 2], (unsigned long long)d[n - 1],
+		       (unsigned long long)over);
+		free(d);
+		return sink == 0xdeadbeef;
 	}
 	if (!strcmp(argv[1], "write-bw")) {
 		static uint64_t src[512];

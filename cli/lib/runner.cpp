@@ -149,6 +149,11 @@ std::vector<std::string> LabRun::qemu_args(size_t i) const {
   std::snprintf(mac, sizeof mac, "52:54:00:4e:54:%02x", unsigned(i + 1));
   std::string cmdline = "console=ttyS0 quiet panic=-1 ntblab.name=" + n.name + " ntblab.ip=" + n.ip;
   if (!paths_.modroot.empty()) cmdline += " ntblab.modroot=" + paths_.modroot;
+  if (s_.timing.modelled()) {
+    // Modelled time (docs/modelled-time.md): the TSC counts the guest's
+    // virtual ns, so clock_gettime() reads modelled time to the nanosecond.
+    cmdline += std::string(" clocksource=tsc tsc=reliable ntblab.timing=") + scenario::to_string(s_.timing.mode);
+  }
   if (!n.cmdline.empty()) cmdline += " " + n.cmdline;
   std::vector<std::string> args = {
       paths_.qemu, "-name", n.name + ",debug-threads=on",
@@ -166,6 +171,15 @@ std::vector<std::string> LabRun::qemu_args(size_t i) const {
       "-device", "virtio-serial-pci,id=vser",
       "-device", "virtserialport,bus=vser.0,chardev=ctl,name=org.ntblab.ctl",
   };
+  if (s_.timing.modelled()) {
+    // The guest's clock counts executed instructions (2^shift ns each) and
+    // jumps over idle stretches (sleep=off); random numbers and the RTC
+    // follow the seed and the virtual clock.
+    const int shift = __builtin_ctz(s_.timing.ns_per_insn);
+    args.insert(args.end(), {"-icount", "shift=" + std::to_string(shift) + ",sleep=off",
+                             "-seed", std::to_string(s_.timing.seed),
+                             "-rtc", "base=2026-01-01T00:00:00,clock=vm"});
+  }
   // The node's switch functions, each behind a root port (a PCIe Endpoint).
   unsigned slot = 0;
   for (const scenario::NodeLink& link : scenario::node_links(s_, sock_dir_)) {
@@ -312,7 +326,8 @@ void LabRun::boot() {
   int vcpus = 0;
   const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   for (size_t i = 0; i < nodes_.size(); ++i)
-    vcpus += renice_threads(nodes_[i].qemu.pid(), "CPU ", kVcpuNice, ncpu > 1 ? int(i % size_t(ncpu)) : -1);
+    // ("CPU 0/TCG", or "ALL CPUs/TCG" under -icount)
+    vcpus += renice_threads(nodes_[i].qemu.pid(), "CPU", kVcpuNice, ncpu > 1 ? int(i % size_t(ncpu)) : -1);
   if (vcpus < int(nodes_.size())) progress("note: could not lower the vCPU threads' priority");
 }
 
@@ -324,7 +339,8 @@ CommandResult LabRun::exec(const std::string& node, const std::string& command, 
   const std::string env = "export NTBLAB_ROOT='" + paths_.root + "' NTBLAB_NODE='" + node +
                           "' NTBLAB_NODE_INDEX=" + std::to_string(i) +
                           " NTBLAB_NODES=" + std::to_string(nodes_.size()) +
-                          " NTBLAB_TOPOLOGY=" + s_.topology + " NTBLAB_KREL='" + paths_.krel + "'; ";
+                          " NTBLAB_TOPOLOGY=" + s_.topology + " NTBLAB_KREL='" + paths_.krel +
+                          "' NTBLAB_TIMING=" + scenario::to_string(s_.timing.mode) + "; ";
   Node& n = nodes_[size_t(i)];
   size_t agent = 0;
   {
@@ -506,6 +522,18 @@ int run_scenario(const std::string& scenario_path, const RunOptions& opts) {
     results["died"] = cluster.died();
     results["nodes"] = cluster.node_info();
     results["switch"] = cluster.switch_stats();
+    // Which clock the guests' own figures are on (docs/modelled-time.md):
+    // steps[].seconds and boot_s are always host wall-clock time.
+    json timing = {{"mode", scenario::to_string(s.timing.mode)},
+                   {"guest_clock", s.timing.modelled() ? "modelled" : "host wall clock (TCG)"}};
+    if (s.timing.modelled()) {
+      timing["ns_per_insn"] = s.timing.ns_per_insn;
+      timing["quantum_ns"] = s.timing.quantum_ps / 1000;
+      timing["seed"] = s.timing.seed;
+      if (s.timing.mode == scenario::TimingMode::Exact) timing["exact_from"] = s.timing.exact_from;
+      if (cluster.switch_stats().contains("sync")) timing["sync"] = cluster.switch_stats()["sync"];
+    }
+    results["timing"] = timing;
   }
   results["steps"] = steps;
   const std::string path = opts.out_dir + "/results.json";
