@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # A process of the run dies mid-run: the switch process (WHO=switch) or node1's QEMU
 # (WHO=qemu) is killed with SIGKILL from here while a step streams register
 # writes through the modelled switch. The run must end soon with exit status 1, say
