@@ -204,17 +204,25 @@ netdev_up() {
 	netdev_addr
 }
 
-# With ntb_tool loaded on both nodes: disable and enable our NT port N times;
-# each time both this node and the peer must see the link go down and up
-# (ntb_tool's link_event blocks until the event arrived).
-flap() {
-	local n=${1:-5} i d rd t rt peer
+# With ntb_tool loaded on both nodes: set peer (the peer's address), t and rt
+# (ntb_tool's debugfs folder of this node's NTB device and of the peer's), with
+# the ssh shim on PATH
+tool_dirs() {
+	local d rd
 	peer=$(peer_ip)
 	export PATH=$shim/bin:$PATH
 	d=$(ntbdev)
 	rd=$(ssh "$peer" ls /sys/bus/ntb/devices | head -n1)
 	t=/sys/kernel/debug/ntb_tool/$d
 	rt=/sys/kernel/debug/ntb_tool/$rd
+}
+
+# With ntb_tool loaded on both nodes: disable and enable our NT port N times;
+# each time both this node and the peer must see the link go down and up
+# (ntb_tool's link_event blocks until the event arrived).
+flap() {
+	local n=${1:-5} i t rt peer
+	tool_dirs
 	for ((i = 1; i <= n; i++)); do
 		echo N >"$t/link"
 		timeout 20 sh -c "echo N > $t/peer0/link_event" || die "flap $i: no local link-down event"
@@ -230,13 +238,8 @@ flap() {
 
 # With ntb_tool on both nodes: a scratchpad and a doorbell each way
 spad_db_check() {
-	local d rd t rt peer v got
-	peer=$(peer_ip)
-	export PATH=$shim/bin:$PATH
-	d=$(ntbdev)
-	rd=$(ssh "$peer" ls /sys/bus/ntb/devices | head -n1)
-	t=/sys/kernel/debug/ntb_tool/$d
-	rt=/sys/kernel/debug/ntb_tool/$rd
+	local t rt peer v got
+	tool_dirs
 	v=$((RANDOM * 65536 + RANDOM))
 	echo $v >"$t/peer0/spad3"
 	got=$(ssh "$peer" cat "$rt/spad3")
