@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "commands.h"
-#include "ntblab/model/b2b_setup.h"
+#include "ntblab/model/support/b2b_setup.h"
 #include "ntblab/model/cluster.h"
 #include "ntblab/model/pcie.h"
 #include "runner.h"

@@ -29,7 +29,7 @@
 #include <nlohmann/json.hpp>
 #include <systemc>
 
-#include "ntblab/model/b2b_setup.h"
+#include "ntblab/model/support/b2b_setup.h"
 #include "ntblab/model/cluster.h"
 #include "ntblab/model/memory.h"
 

@@ -23,7 +23,7 @@ class AgentClient {
   static constexpr size_t kMaxCapture = 4u << 20;  ///< per stream; the rest is dropped
 
   /// `stop`: when it becomes true, a call in progress gives up (as a lost
-  /// connection) — the runner sets it when the switch or a QEMU died.
+  /// connection) — the runner sets it when the switch process or a QEMU died.
   explicit AgentClient(std::string socket_path, const std::atomic<bool>* stop = nullptr)
       : path_(std::move(socket_path)), stop_(stop) {}
   /// Wait until the agent answers a ping; returns its info line, or empty on timeout.

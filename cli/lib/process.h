@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Child processes of a run (the switch, the QEMUs): started in their own
+// Child processes of a run (the switch process, the QEMUs): started in their own
 // process group, told to die with us (PR_SET_PDEATHSIG), stopped with SIGTERM
 // then SIGKILL. Nothing a run starts outlives it.
 #pragma once

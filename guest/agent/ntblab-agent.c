@@ -6,8 +6,8 @@
  * (default name org.ntblab.ctl), runs commands (by default chrooted into the
  * host's read-only root, see guest/init) and streams back their stdout,
  * stderr and exit status.  Binary-safe; output of any size is streamed in
- * chunks.  The wire format is documented in docs/guest-and-qemu.md and
- * mirrored by guest/ntblab-guestctl.
+ * chunks.  The wire format is documented in docs/guest-and-qemu.md; the
+ * host's side is the runner's AgentClient (cli/lib/agent_client.cpp).
  *
  * Frame: 12-byte header, then `len` payload bytes; integers little-endian.
  *   u8 magic[2] = "NT", u8 version = 1, u8 type, u32 id, u32 len

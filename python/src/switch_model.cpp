@@ -13,7 +13,7 @@
 #include <systemc>
 #include <vector>
 
-#include "ntblab/model/b2b_setup.h"
+#include "ntblab/model/support/b2b_setup.h"
 #include "ntblab/model/cluster.h"
 #include "register.h"
 

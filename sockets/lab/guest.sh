@@ -15,7 +15,9 @@
 #   guest.sh netdev-wait [SECS]     wait until the peer answers on it
 #   guest.sh wait-up [SECS]         wait until every af_ntb peer is up
 #   guest.sh wait-port PORT [ADDR]  wait until something listens on PORT
-#   guest.sh check-log [TAG]        fail on an oops, BUG, WARNING or call trace
+#   guest.sh check-log [TAG]        fail on an oops, BUG, WARNING, call trace,
+#                                   list corruption, refcount error, UBSAN or
+#                                   KASAN report or leak (guest/lib/guest-lib.sh)
 #   guest.sh status                 print /proc/net/af_ntb/status
 #   guest.sh bytes                  "TX RX": stream bytes af_ntb sent to and
 #                                   received from all peers since loading
@@ -35,8 +37,9 @@ nodes=${NTBLAB_NODES:-2}
 topo=${NTBLAB_TOPOLOGY:-back-to-back}
 proc=/proc/net/af_ntb
 
-say() { echo "[${NTBLAB_NODE:-guest}] $*" >&2; }
-die() { say "FAIL: $*"; exit 1; }
+# say, die, check_log, wait_listen and the ntb_netdev helpers
+# shellcheck source=../../guest/lib/guest-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../guest/lib/guest-lib.sh"
 
 nnodes() {
 	# NTBLAB_NODES is a count or a list of names
@@ -101,48 +104,20 @@ unload() {
 }
 
 netdev() {
-	local me=10.2.0.$((idx + 1)) i=0 dev=""
+	local me=10.2.0.$((idx + 1)) dev
 	# the window is 16 MiB and must be aligned to its size: cap the buffer
 	modprobe ntb_transport max_mw_size=${NTB_MAX_MW:-4194304}
 	modprobe ntb_netdev
-	while [ -z "$dev" ] && [ $i -lt 100 ]; do
-		# the interface ntb_netdev made: any but lo and the virtio one
-		dev=$(ls /sys/class/net | grep -v -x -e lo -e eth0 | head -n1)
-		[ -n "$dev" ] || { sleep 0.1; i=$((i + 1)); }
-	done
-	[ -n "$dev" ] || die "ntb_netdev made no interface"
+	dev=$(netdev_wait_ifc)
 	ip addr add "$me/24" dev "$dev"
 	ip link set "$dev" up
 	say "ntb_netdev $dev $me"
 }
 
 netdev_wait() {
-	local peer end
+	local peer
 	[ "$idx" -eq 0 ] && peer=10.2.0.2 || peer=10.2.0.1
-	end=$((SECONDS + ${1:-60}))
-	while ! ping -c 1 -W 1 "$peer" >/dev/null 2>&1; do
-		[ $SECONDS -lt $end ] || die "ntb_netdev: $peer does not answer"
-	done
-}
-
-wait_port() {
-	local port=$1 i=0 hex
-	hex=$(printf '%04X' "$port")
-	while ! grep -q ":$hex 00000000:0000 0A" /proc/net/tcp 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -lt 300 ] || die "nothing listens on TCP port $port"
-		sleep 0.1
-	done
-}
-
-check_log() {
-	local bad
-	bad=$(dmesg | grep -E 'Oops|BUG:|WARNING:|Call Trace|general protection' || true)
-	if [ -n "$bad" ]; then
-		dmesg | tail -n 80 >&2
-		die "${1:-kernel log}: $bad"
-	fi
-	say "${1:-kernel log}: clean"
+	ping_wait "$peer" "${1:-60}"
 }
 
 bytes() {
@@ -195,7 +170,7 @@ unload) unload ;;
 netdev) netdev ;;
 netdev-wait) netdev_wait "$@" ;;
 wait-up) wait_up "$@" ;;
-wait-port) wait_port "$@" ;;
+wait-port) wait_listen "$1" 30 ;;
 check-log) check_log "$@" ;;
 status) cat $proc/status ;;
 bytes) bytes ;;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A process of the run dies mid-run: the switch (WHO=switch) or node1's QEMU
+# SPDX-License-Identifier: GPL-2.0-only
+# A process of the run dies mid-run: the switch process (WHO=switch) or node1's QEMU
 # (WHO=qemu) is killed with SIGKILL from here while a step streams register
-# writes through the switch. The run must end soon with exit status 1, say
+# writes through the modelled switch. The run must end soon with exit status 1, say
 # which process died and how, write results.json saying so (with the step that
 # passed), and leave no QEMU or switch process behind
 # (docs/scenario-format.md, "Results").

@@ -189,7 +189,7 @@ TEST_F(QemuDeviceTest, RegistersConfigAndInterruptsThroughTheRealSwitch) {
   EXPECT_NE(q.irq_lines.find("IRQ lower"), std::string::npos) << q.irq_lines;
 
   // An offset past every register the chip decodes reads as the chip answers it;
-  // either way the device and the switch stay up.
+  // either way the device and the switch process stay up.
   q.readl(kBar0 + 0x3FFFC);
   EXPECT_TRUE(q.alive());
   EXPECT_TRUE(sw.running());

@@ -194,7 +194,7 @@ TEST_F(ServerFixture, HandshakeReadsAndPostedWritesIntoGuestRam) {
   EXPECT_EQ(c->as<nl_completion>().status, NL_STATUS_OK);
   EXPECT_EQ(c->as<nl_completion>().data, v);  // the posted write was applied first
 
-  // A BAR2 write lands in the device's own shared RAM, written by the switch.
+  // A BAR2 write lands in the device's own shared RAM, written by the switch process.
   hdr = {2, 4, 0x20};
   std::memcpy(w.data(), &hdr, sizeof hdr);
   d.send_raw(d.enc.encode(NL_MMIO_WRITE, w.data(), static_cast<uint32_t>(w.size()), 0));

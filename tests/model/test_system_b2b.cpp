@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
-#include "ntblab/model/b2b_setup.h"
+#include "ntblab/model/support/b2b_setup.h"
 #include "ntblab/model/cluster.h"
 #include "ntblab/model/config_error.h"
 #include "ntblab/model/path.h"

@@ -8,6 +8,7 @@
 #include "ntblab/model/config_error.h"
 #include "ntblab/model/path.h"
 #include "ntblab/model/pcie.h"
+#include "expect_config_error.h"
 
 using namespace ntblab::model;
 using namespace ntblab::model::pcie;
@@ -32,17 +33,7 @@ LinkParams link(unsigned gen, unsigned width, DllpPolicy dllp = DllpPolicy::tlp_
   return p;
 }
 
-// Expect `fn` to throw ConfigError whose field() is `field`.
-template <class Fn>
-void expect_config_error(Fn&& fn, const std::string& field) {
-  try {
-    fn();
-    ADD_FAILURE() << "no ConfigError, expected one for " << field;
-  } catch (const ConfigError& e) {
-    EXPECT_EQ(e.field(), field) << e.what();
-    EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
-  }
-}
+using model_test::expect_config_error;
 
 }  // namespace
 

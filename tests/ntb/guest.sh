@@ -28,8 +28,9 @@ root=${NTBLAB_ROOT:?}
 shim=/run/ntbsh
 port=7022
 
-say() { echo "[$(hostname 2>/dev/null || echo guest) ${NTBLAB_NODE:-}] $*" >&2; }
-die() { say "FAIL: $*"; exit 1; }
+# say, die, check_log, wait_listen and the ntb_netdev helpers
+# shellcheck source=../../guest/lib/guest-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../guest/lib/guest-lib.sh"
 
 my_ip() {
 	ip -o -4 addr show 2>/dev/null | awk '$2 != "lo" {sub(/\/.*/, "", $4); print $4; exit}'
@@ -127,16 +128,6 @@ ntb_test() {
 	say "ntb_test.sh passed: $(grep -c Passed /tmp/ntb_test.log) Passed, $(grep -c Unsupported /tmp/ntb_test.log) Unsupported"
 }
 
-check_log() {
-	local bad
-	bad=$(dmesg | grep -E 'Oops|WARNING:|BUG[: ]|Call Trace|general protection|kernel BUG|RIP:|list_(add|del) corruption|refcount_t:|UBSAN|KASAN|leak' || true)
-	if [ -n "$bad" ]; then
-		dmesg | tail -n 80 >&2
-		die "kernel log ${1:+($1) }has: $(echo "$bad" | head -n 5)"
-	fi
-	say "kernel log clean${1:+ ($1)}"
-}
-
 irq_count() {
 	grep -c ntb_hw_plx /proc/interrupts || true
 }
@@ -179,27 +170,11 @@ wait_for() {
 	die "$f is '$(cat "$f" 2>/dev/null)', not '$want' after ${secs}s"
 }
 
-# The ntb_netdev interface (it hangs off the NT function) gets
-# 10.77.0.<index+1>/24 and is brought up; waits for its carrier
-netdev_ifc() {
-	local n
-	# ntb_netdev's interface hangs off a transport queue (bus ntb_transport)
-	for n in /sys/class/net/*; do
-		if [[ $(readlink "$n/device/subsystem" 2>/dev/null) == */bus/ntb_transport ]]; then
-			basename "$n"
-			return 0
-		fi
-	done
-}
-
+# The ntb_netdev interface gets 10.77.0.<index+1>/24 and is brought up;
+# waits for its carrier
 netdev_addr() {
-	local ifc i
-	for ((i = 0; i < 100; i++)); do
-		ifc=$(netdev_ifc)
-		[ -n "$ifc" ] && break
-		sleep 0.1
-	done
-	[ -n "$ifc" ] || die "no ntb_netdev interface"
+	local ifc
+	ifc=$(netdev_wait_ifc)
 	ip addr add "10.77.0.$((NTBLAB_NODE_INDEX + 1))/24" dev "$ifc"
 	ip link set "$ifc" up
 	wait_for "/sys/class/net/$ifc/carrier" 1 60
@@ -219,44 +194,6 @@ netdev_carrier() {
 	say "$ifc has its carrier"
 }
 
-# Wait (at most SECS, default 20) until a TCP socket listens on PORT here
-wait_listen() {
-	local port=$1 secs=${2:-20} i
-	for ((i = 0; i < secs * 10; i++)); do
-		ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && return 0
-		sleep 0.1
-	done
-	die "nothing listens on TCP port $port after ${secs}s"
-}
-
-# The transport's view of the link, for a failure's log
-transport_state() {
-	local f
-	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
-	for f in /sys/kernel/debug/ntb_transport/*/qp*/stats; do
-		[ -e "$f" ] && grep -E 'QP Link|tx_index|rx_index|free tx' "$f" | sed "s|^|$f: |"
-	done
-	ip -o link show 2>/dev/null | grep -v ' lo:'
-	ip neigh 2>/dev/null
-	dmesg | grep -E 'ntb|qp [0-9]' | tail -n 15
-}
-
-# Ping ADDR once a second until it answers, for at most SECS (default 30);
-# the first answer may wait for ARP and for the peer's queue to come up
-ping_wait() {
-	local addr=$1 secs=${2:-30} t0
-	t0=$(date +%s%N)
-	while ((($(date +%s%N) - t0) / 1000000000 < secs)); do
-		if ping -c 1 -W 1 "$addr" >/dev/null 2>&1; then
-			say "$addr answers after $((($(date +%s%N) - t0) / 1000000)) ms"
-			return 0
-		fi
-		sleep 0.2
-	done
-	transport_state >&2
-	die "$addr did not answer within ${secs}s"
-}
-
 # ntb_transport + ntb_netdev up and addressed; extra args go to
 # ntb_transport (e.g. use_dma=1)
 netdev_up() {
@@ -267,17 +204,25 @@ netdev_up() {
 	netdev_addr
 }
 
-# With ntb_tool loaded on both nodes: disable and enable our NT port N times;
-# each time both this node and the peer must see the link go down and up
-# (ntb_tool's link_event blocks until the event arrived).
-flap() {
-	local n=${1:-5} i d rd t rt peer
+# With ntb_tool loaded on both nodes: set peer (the peer's address), t and rt
+# (ntb_tool's debugfs folder of this node's NTB device and of the peer's), with
+# the ssh shim on PATH
+tool_dirs() {
+	local d rd
 	peer=$(peer_ip)
 	export PATH=$shim/bin:$PATH
 	d=$(ntbdev)
 	rd=$(ssh "$peer" ls /sys/bus/ntb/devices | head -n1)
 	t=/sys/kernel/debug/ntb_tool/$d
 	rt=/sys/kernel/debug/ntb_tool/$rd
+}
+
+# With ntb_tool loaded on both nodes: disable and enable our NT port N times;
+# each time both this node and the peer must see the link go down and up
+# (ntb_tool's link_event blocks until the event arrived).
+flap() {
+	local n=${1:-5} i t rt peer
+	tool_dirs
 	for ((i = 1; i <= n; i++)); do
 		echo N >"$t/link"
 		timeout 20 sh -c "echo N > $t/peer0/link_event" || die "flap $i: no local link-down event"
@@ -293,13 +238,8 @@ flap() {
 
 # With ntb_tool on both nodes: a scratchpad and a doorbell each way
 spad_db_check() {
-	local d rd t rt peer v got
-	peer=$(peer_ip)
-	export PATH=$shim/bin:$PATH
-	d=$(ntbdev)
-	rd=$(ssh "$peer" ls /sys/bus/ntb/devices | head -n1)
-	t=/sys/kernel/debug/ntb_tool/$d
-	rt=/sys/kernel/debug/ntb_tool/$rd
+	local t rt peer v got
+	tool_dirs
 	v=$((RANDOM * 65536 + RANDOM))
 	echo $v >"$t/peer0/spad3"
 	got=$(ssh "$peer" cat "$rt/spad3")

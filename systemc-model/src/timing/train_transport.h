@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Private to the timing area: the one request/completion walk that PcieLink and
-// FabricSwitch share. A transaction passes a list of request stages, is handed
+// Private to the model's timing and fabric areas: the one request/completion
+// walk that PcieLink and FabricSwitch (src/fabric/) share. A transaction passes a list of request stages, is handed
 // to the next component, and (reads) its completions pass a list of completion
 // stages back. Each stage is pcie::pass_stage() on one wire.
 #pragma once

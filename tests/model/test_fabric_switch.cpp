@@ -18,6 +18,7 @@
 #include "ntblab/model/memory.h"
 #include "ntblab/model/path.h"
 #include "ntblab/model/tlp.h"
+#include "expect_config_error.h"
 
 using namespace ntblab::model;
 using sc_core::sc_time;
@@ -87,15 +88,7 @@ struct Bench {
   }
 };
 
-template <class Fn>
-void expect_config_error(Fn&& fn, const std::string& field) {
-  try {
-    fn();
-    ADD_FAILURE() << "no ConfigError, expected one for " << field;
-  } catch (const ConfigError& e) {
-    EXPECT_EQ(e.field(), field) << e.what();
-  }
-}
+using model_test::expect_config_error;
 
 }  // namespace
 

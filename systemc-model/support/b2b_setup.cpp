@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "ntblab/model/b2b_setup.h"
+#include "ntblab/model/support/b2b_setup.h"
 
 namespace ntblab::model::lab {
 

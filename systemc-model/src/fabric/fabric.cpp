@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "ntblab/model/config_error.h"
-#include "train_transport.h"
+#include "../timing/train_transport.h"
 
 namespace ntblab::model {
 
