@@ -94,6 +94,9 @@ LabPaths LabPaths::from_environment() {
 LabRun::LabRun(const Scenario& s, const LabPaths& paths, const RunOptions& opts)
     : s_(s), paths_(paths), opts_(opts) {
   if (!opts_.accel.empty()) s_.accel = opts_.accel;
+  if (s_.timing.modelled() && s_.accel != "tcg")
+    throw std::runtime_error("--accel " + s_.accel + ": timing mode " + scenario::to_string(s_.timing.mode) +
+                             " needs tcg (it counts the guests' instructions)");
   // Unix socket paths are limited to 108 bytes: keep them short, under /tmp.
   char tmpl[] = "/tmp/ntblab-XXXXXX";
   if (!mkdtemp(tmpl)) throw std::runtime_error("cannot create a run directory in /tmp");
@@ -326,8 +329,8 @@ void LabRun::boot() {
   int vcpus = 0;
   const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   for (size_t i = 0; i < nodes_.size(); ++i)
-    // ("CPU 0/TCG", or "ALL CPUs/TCG" under -icount)
-    vcpus += renice_threads(nodes_[i].qemu.pid(), "CPU", kVcpuNice, ncpu > 1 ? int(i % size_t(ncpu)) : -1);
+    // (threads "CPU 0/TCG"..., or one "ALL CPUs/TCG" under -icount)
+    vcpus += renice_threads(nodes_[i].qemu.pid(), s_.timing.modelled() ? "ALL CPUs" : "CPU ", kVcpuNice, ncpu > 1 ? int(i % size_t(ncpu)) : -1);
   if (vcpus < int(nodes_.size())) progress("note: could not lower the vCPU threads' priority");
 }
 

@@ -242,6 +242,14 @@ void SyncEngine::execute(const sync::Request& r, Time now) {
       ++mmio_reads_;
       read_ns_min_ = std::min(read_ns_min_, done - now);
       read_ns_max_ = std::max(read_ns_max_, done - now);
+      {
+        const bool dma = backend_.target(link).fn == model::Function::Dma;
+        auto [it, fresh] = read_ns_by_bar_.try_emplace((dma ? "dma" : "") + std::to_string(q.bar), done - now, done - now);
+        if (!fresh) {
+          it->second.first = std::min(it->second.first, done - now);
+          it->second.second = std::max(it->second.second, done - now);
+        }
+      }
       reply = true;
       break;
     }
@@ -364,6 +372,8 @@ nlohmann::json SyncEngine::stats() const {
   const sync::Counters& k = sched_->counters();
   char hash[17];
   std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(sched_->trace_hash()));
+  nlohmann::json by_bar = nlohmann::json::object();
+  for (const auto& [bar, mm] : read_ns_by_bar_) by_bar[bar] = {mm.first, mm.second};
   nlohmann::json nodes = nlohmann::json::array();
   for (size_t i = 0; i < nodes_.size(); ++i)
     nodes.push_back({{"state", sync::to_string(sched_->state(i))}, {"time_ns", sched_->now(i)}});
@@ -382,6 +392,7 @@ nlohmann::json SyncEngine::stats() const {
           {"mmio_reads", mmio_reads_},
           {"mmio_read_ns_min", mmio_reads_ ? nlohmann::json(read_ns_min_) : nlohmann::json(nullptr)},
           {"mmio_read_ns_max", read_ns_max_},
+          {"mmio_read_ns_by_bar", by_bar},
           {"deadlock", deadlocked_},
           {"nodes", nodes}};
 }

@@ -107,6 +107,7 @@ class SyncEngine : public LinkSync {
   // BAR reads' modelled latency (what a guest's clock should see them take).
   uint64_t mmio_reads_ = 0;
   sync::Time read_ns_min_ = sync::kNever, read_ns_max_ = 0;
+  std::map<std::string, std::pair<sync::Time, sync::Time>> read_ns_by_bar_;  ///< "2", "dma0": min, max
 };
 
 }  // namespace ntblab::sw

@@ -85,7 +85,7 @@ struct TimingSpec {
   /// Guest CPU speed: ns per instruction, a power of two 1..1024 (QEMU's
   /// -icount shift = log2 of it).
   unsigned ns_per_insn = 1;
-  uint64_t quantum_ps = 100ull * 1000000;  ///< quantum mode (and exact's boot): round length
+  uint64_t quantum_ps = 1000ull * 1000000;  ///< quantum mode (and exact's boot): round length, 1 ms
   uint64_t seed = 1;                       ///< QEMU -seed: the guests' random numbers
   /// Exact mode only: when exact timing starts. "boot": from the first
   /// instruction; "marker": in quantum mode until a guest writes the lab's

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// bench_modelled: the lab's guests in modelled time (docs/modelled-time.md),
+// from one invocation, several short runs of two back-to-back guests:
+//   free        boot in today's free-running mode          boot_2node_s_free
+//   gen3x8      exact mode (boot in quantum rounds, the exact-time marker),
+//               af_ntb loaded: one 4-byte read through the NT window timed by
+//               the guest's TSC against the model's latency for it, 10 000
+//               af_ntb 64 B round trips, then ntb_perf with DMA
+//   gen1x1 ×2   the same ping-pong on a Gen1 x1 link, twice, to compare
+// Figures in modelled time: *_modelled, window_read_ns_*, rtt64_us_*,
+// link_payload_limit_mb_per_s; in host wall-clock time: boot_2node_s_*,
+// host_s_10k_pingpong. Printed as "name value", written to DIR/modelled.json.
+//   bench_modelled [--out DIR] [--iters N] [--demo]
+// --demo (what ./ntblab demo runs): only the two ping-pongs, one run each, 300
+// round trips unless --iters says otherwise.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <systemc>
+
+#include "ntblab/model/path.h"
+#include "ntblab/scenario/scenario.h"
+#include "results_file.h"
+#include "runner.h"
+
+using namespace ntblab::cli;
+using nlohmann::json;
+
+namespace {
+
+std::string two_nodes(const std::string& name, const std::string& timing, int gen, int width) {
+  std::ostringstream s;
+  s << "name: " << name << "\ntopology: back-to-back\nboot_timeout: 300s\n";
+  if (!timing.empty()) s << "timing: " << timing << "\n";
+  for (int i = 0; i < 2; ++i)
+    s << (i ? "" : "nodes:\n") << "  - {name: node" << i << ", memory: 256MiB, link: {gen: " << gen
+      << ", width: " << width << "}}\n";
+  return s.str();
+}
+
+struct Run {
+  LabRun& c;
+  std::string build;  // the build tree, as the guests see it
+  std::string root;
+
+  CommandResult must(const std::string& node, const std::string& cmd, double timeout, const std::string& what) {
+    CommandResult r = c.exec(node, cmd, timeout);
+    if (r.status != 0)
+      throw std::runtime_error(node + ": " + what + " failed (status " + std::to_string(r.status) + "): " + r.err +
+                               r.out);
+    return r;
+  }
+  /// The exact-time marker (docs/modelled-time.md, "Modes"): from here on
+  /// every effect lands at its modelled nanosecond.
+  void marker() {
+    must("node1",
+         "d=$(grep -l 0x87b0 /sys/bus/pci/devices/*/device | head -1); "
+         "printf '\\041\\142\\164\\156' | dd of=${d%/device}/config bs=4 seek=1020 conv=notrunc status=none",
+         60, "exact-time marker");
+  }
+  /// Both chips programmed from user space, no driver (tests/cluster/ntprobe.py),
+  /// so ntbmmio may map node1's BAR2: a window onto node0's RAM.
+  void windows() {
+    for (const char* n : {"node0", "node1"})
+      must(n, "python3 " + root + "/tests/cluster/ntprobe.py b2b-setup --inbound 0xC000000", 120, "b2b-setup");
+  }
+  /// af_ntb up on both nodes, a ping-pong server on node0.
+  void setup() {
+    const std::string guest = root + "/sockets/lab/guest.sh";
+    for (const char* n : {"node0", "node1"}) must(n, guest + " load", 240, "af_ntb load");
+    for (const char* n : {"node0", "node1"}) must(n, guest + " wait-up 120", 240, "af_ntb session");
+    must("node0",
+         "nohup " + build + "/sockets/ntb_pingpong_bench --server --family ntb --port 5201 >/tmp/pp.log 2>&1 &", 30,
+         "ping-pong server");
+  }
+  /// {p50 us, host seconds} of an af_ntb 64 B ping-pong from node1.
+  std::pair<double, double> pingpong(int iters, json* all = nullptr) {
+    CommandResult r = must("node1",
+                           build + "/sockets/ntb_pingpong_bench --client 10.1.0.1 --family ntb --port 5201 "
+                                   "--sizes 64 --warmup 20 --json --iters " + std::to_string(iters),
+                           1800, "ping-pong");
+    auto pos = r.out.rfind("\n{");
+    json j = json::parse(pos == std::string::npos ? r.out : r.out.substr(pos + 1));
+    if (all) *all = j.at("results");
+    return {j.at("results").at(0).at("p50_us").get<double>(), r.seconds};
+  }
+  /// Guest-timed 4-byte read through node1's BAR2 window: the fastest of 50,
+  /// less the cost of reading the TSC twice, in ns.
+  double window_read_ns() {
+    CommandResult r = must("node1", build + "/bench/ntbmmio read-ticks 2 0 50", 120, "window read");
+    unsigned long long mn = 0, p50 = 0, mx = 0, over = 0;
+    if (std::sscanf(r.out.c_str(), "%llu %llu %llu %llu", &mn, &p50, &mx, &over) != 4)
+      throw std::runtime_error("ntbmmio: unexpected output: " + r.out);
+    return double(mn) - double(over);
+  }
+};
+
+json sync_stats(LabRun& c) {
+  const json& s = c.switch_stats();
+  if (!s.contains("sync")) throw std::runtime_error("the switch wrote no modelled-time statistics");
+  return s["sync"];
+}
+
+}  // namespace
+
+int sc_main(int argc, char** argv) {
+  std::string out = "bench-results";
+  int iters = 0;
+  bool demo = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
+    else if (!std::strcmp(argv[i], "--iters") && i + 1 < argc) iters = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--demo")) demo = true;
+    else {
+      std::fprintf(stderr, "usage: bench_modelled [--out DIR] [--iters N] [--demo]\n");
+      return 2;
+    }
+  }
+  if (iters <= 0) iters = demo ? 300 : 10000;
+  std::filesystem::create_directories(out);
+  InterruptGuard guard;
+  LabPaths paths = LabPaths::from_environment();
+  const std::string build = NTBLAB_BINARY_DIR;
+  std::map<std::string, double> fig;
+  double late = 0;
+  auto scenario = [&](const std::string& name, const std::string& text) {
+    const std::string path = out + "/" + name + ".yaml";
+    write_file_atomic(path, text);
+    return load_scenario(path);
+  };
+  auto options = [&](const std::string& name) {
+    RunOptions o;
+    o.out_dir = out + "/" + name;
+    return o;
+  };
+  try {
+    if (!demo) {  // today's mode, for the cost of booting in quantum rounds
+      LabRun c(scenario("free", two_nodes("bench-modelled-free", "", 3, 8)), paths, options("free"));
+      c.boot();
+      fig["boot_2node_s_free"] = c.boot_seconds();
+      c.shutdown();
+    }
+    const std::string exact = "{mode: exact, exact_from: marker}";
+    {
+      LabRun c(scenario("gen3x8", two_nodes("bench-modelled-gen3x8", exact, 3, 8)), paths, options("gen3x8"));
+      Run r{c, build, paths.root};
+      c.boot();
+      fig["boot_2node_s_quantum"] = c.boot_seconds();
+      // A read stalls its own guest by the model's latency in quantum rounds
+      // too (only effects on other nodes wait for a round): measured before
+      // the marker, so that loading af_ntb afterwards is not timed exactly.
+      if (!demo) {
+        r.windows();
+        fig["window_read_ns_guest"] = r.window_read_ns();
+      }
+      r.setup();
+      r.marker();
+      c.progress("af_ntb ping-pong, " + std::to_string(iters) + " round trips in modelled time");
+      auto [p50, host_s] = r.pingpong(iters);
+      fig["rtt64_us_modelled_gen3x8"] = p50;
+      fig["host_s_10k_pingpong"] = host_s * 10000.0 / iters;
+      c.shutdown();
+      const json s = sync_stats(c);
+      if (s.at("mmio_read_ns_by_bar").contains("2"))
+        fig["window_read_ns_model"] = s["mmio_read_ns_by_bar"]["2"].at(0).get<double>();
+      late += s.at("late_effects").get<double>() + s.at("grant_overruns").get<double>();
+    }
+    json first, second;
+    for (json* results : {&first, &second}) {
+      if (demo && results == &second) break;
+      const std::string name = results == &first ? "gen1x1-a" : "gen1x1-b";
+      LabRun c(scenario(name, two_nodes("bench-modelled-gen1x1", exact, 1, 1)), paths, options(name));
+      Run r{c, build, paths.root};
+      c.boot();
+      r.setup();
+      r.marker();
+      fig["rtt64_us_modelled_gen1x1"] = r.pingpong(std::min(iters, 1000), results).first;
+      c.shutdown();
+      late += sync_stats(c).at("late_effects").get<double>() + sync_stats(c).at("grant_overruns").get<double>();
+    }
+    // Two runs of one scenario: byte-identical modelled results?
+    if (!demo) fig["deterministic"] = first.dump() == second.dump() ? 1 : 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_modelled: %s\n", e.what());
+    return 1;
+  }
+  // The model's own payload limit for the Gen3 x8 path (docs/timing-model.md).
+  ntblab::model::pcie::LinkParams l;
+  ntblab::model::pcie::PathModel path({l, l, l}, ntblab::model::pcie::kPex8749HopLatencyNs);
+  fig["link_payload_limit_mb_per_s"] = path.write_stream_gbytes_per_s() * 1000.0;
+  if (fig.count("window_read_ns_model") && fig["window_read_ns_model"] > 0)
+    fig["window_read_rel_err"] =
+        std::fabs(fig["window_read_ns_guest"] - fig["window_read_ns_model"]) / fig["window_read_ns_model"];
+  fig["late_effects"] = late;
+  for (const auto& [k, v] : fig) std::printf("%s %.6g\n", k.c_str(), v);
+  write_file_atomic(out + "/modelled.json", json(fig).dump(2) + "\n");
+  return 0;
+}
