@@ -8,6 +8,17 @@
  *                                       ticks (overhead: rdtsc to rdtsc). Under
  *                                       modelled time the TSC counts the
  *                                       guest's virtual ns (docs/modelled-time.md).
+ *   ntbmmio send-ticks BAR OFFSET       one 8-byte posted write of the TSC
+ *                                       through the BAR (a window to the peer)
+ *   ntbmmio recv-ticks PHYS SECONDS     zero 8 bytes of RAM at PHYS (/dev/mem: a
+ *                                       region the kernel leaves alone, e.g.
+ *                                       memmap=16M$0xC000000), wait up to
+ *                                       SECONDS (TSC ticks / 1e9) for the peer's
+ *                                       send-ticks to land there, print
+ *                                       "arrived - sent" in ticks. Under
+ *                                       modelled time every guest's TSC is the
+ *                                       run's one clock, so this is the write's
+ *                                       one-way time.
  * BARs are mmap'ed from sysfs (resourceN, or resourceN_wc for prefetchable
  * ones, as drivers map NTB windows write-combining). Prints one number.
  */
@@ -106,8 +117,37 @@ int main(int argc, char **argv)
 	unsigned long off, n, i;
 	double t0, t;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: %s read-rtt|write-bw BAR OFFSET COUNT|BYTES\n", argv[0]);
+	if (argc == 4 && !strcmp(argv[1], "recv-ticks")) {
+		int fd = open("/dev/mem", O_RDWR | O_SYNC);
+		off_t phys = (off_t)strtoull(argv[2], NULL, 0);
+		uint64_t limit = (uint64_t)(atof(argv[3]) * 1e9), t0, v = 0;
+		volatile uint64_t *m;
+
+		if (fd < 0 || (phys & 4095)) {
+			perror("/dev/mem");
+			return 1;
+		}
+		m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, phys);
+		if (m == MAP_FAILED) {
+			perror("mmap /dev/mem");
+			return 1;
+		}
+		*m = 0;
+		printf("ready\n");
+		fflush(stdout);
+		t0 = ticks();
+		while (!(v = *m) && ticks() - t0 < limit)
+			;
+		if (!v) {
+			fprintf(stderr, "nothing arrived\n");
+			return 1;
+		}
+		printf("%llu\n", (unsigned long long)(ticks() - v));
+		return 0;
+	}
+	if (argc != 5 && !(argc == 4 && !strcmp(argv[1], "send-ticks"))) {
+		fprintf(stderr, "usage: %s read-rtt|write-bw|read-ticks BAR OFFSET COUNT|BYTES\n"
+			"       %s send-ticks BAR OFFSET | recv-ticks PHYS SECONDS\n", argv[0], argv[0]);
 		return 2;
 	}
 	if (find_device(dev, sizeof(dev))) {
@@ -116,6 +156,12 @@ int main(int argc, char **argv)
 	}
 	b = map_bar(dev, atoi(argv[2]), &size);
 	off = strtoul(argv[3], NULL, 0);
+	if (!strcmp(argv[1], "send-ticks")) {
+		if (off + 8 > size || (off & 7))
+			return 2;
+		*(volatile uint64_t *)(b + off) = ticks();
+		return 0;   /* the QEMU device sends it on (no read: it would be timed too) */
+	}
 	n = strtoul(argv[4], NULL, 0);
 	if (!strcmp(argv[1], "read-rtt")) {
 		uint32_t sink = 0;

@@ -6,6 +6,7 @@
 //               af_ntb loaded: one 4-byte read through the NT window timed by
 //               the guest's TSC against the model's latency for it, 10 000
 //               af_ntb 64 B round trips, then ntb_perf with DMA
+//   ntb_perf    Linux's ntb_perf with DMA (plx_dma), 4 MiB, Gen3 x8, exact
 //   gen1x1 ×2   the same ping-pong on a Gen1 x1 link, twice, to compare
 // Figures in modelled time: *_modelled, window_read_ns_*, rtt64_us_*,
 // link_payload_limit_mb_per_s; in host wall-clock time: boot_2node_s_*,
@@ -170,6 +171,27 @@ int sc_main(int argc, char** argv) {
       if (s.at("mmio_read_ns_by_bar").contains("2"))
         fig["window_read_ns_model"] = s["mmio_read_ns_by_bar"]["2"].at(0).get<double>();
       late += s.at("late_effects").get<double>() + s.at("grant_overruns").get<double>();
+    }
+    if (!demo) {  // Linux's ntb_perf with the switch's DMA engine, timed by the guest
+      LabRun c(scenario("ntb_perf", two_nodes("bench-modelled-ntb-perf", exact, 3, 8)), paths, options("ntb_perf"));
+      Run r{c, build, paths.root};
+      c.boot();
+      for (const char* n : {"node0", "node1"}) r.must(n, paths.root + "/tests/ntb/guest.sh setup", 240, "ntb setup");
+      for (const char* n : {"node0", "node1"})
+        r.must(n, "modprobe ntb_perf use_dma=1 total_order=22 max_mw_size=4194304 && sleep 2", 240, "ntb_perf");
+      r.marker();
+      CommandResult p = r.must("node0",
+                               "D=$(ls /sys/bus/ntb/devices); P=/sys/kernel/debug/ntb_perf/$D; "
+                               "echo 0 > $P/run && cat $P/run",
+                               1800, "ntb_perf run");
+      // "0: copied 4194304 bytes in 733 usecs, 5722 MBytes/s"
+      const auto at = p.out.find(" MBytes/s");
+      const auto from = p.out.rfind(", ", at);
+      if (at == std::string::npos || from == std::string::npos)
+        throw std::runtime_error("ntb_perf: no MBytes/s in: " + p.out);
+      fig["ntb_perf_dma_mb_per_s_modelled"] = std::stod(p.out.substr(from + 2, at - from - 2));
+      c.shutdown();
+      late += sync_stats(c).at("late_effects").get<double>() + sync_stats(c).at("grant_overruns").get<double>();
     }
     json first, second;
     for (json* results : {&first, &second}) {

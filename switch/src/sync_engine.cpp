@@ -224,6 +224,7 @@ void SyncEngine::execute(const sync::Request& r, Time now) {
   m.body.assign(r.payload.begin() + sizeof m.hdr, r.payload.end());
   const unsigned link = r.link;
   in_request_ = true;
+  cur_posted_ = r.kind == RequestKind::Posted;
   cur_node_ = unsigned(r.node);
   now_ = now;
   cur_latency_ns_ = 0;
@@ -321,6 +322,13 @@ void SyncEngine::post_irq(unsigned link, bool level, double time_ns) {
 void SyncEngine::post_ram_write(unsigned node, double landed_ns, uint64_t addr, const void* data, size_t len) {
   Time t = std::max(now_, ceil_ns(landed_ns));
   if (node != cur_node_) t = std::max(t, now_ + sched_->lookahead(cur_node_, node));
+  if (node != cur_node_ && cur_posted_) {
+    auto [it, fresh] = posted_write_ns_by_bytes_.try_emplace(std::to_string(len), t - now_, t - now_);
+    if (!fresh) {
+      it->second.first = std::min(it->second.first, t - now_);
+      it->second.second = std::max(it->second.second, t - now_);
+    }
+  }
   const Time present = sched_->now(node);
   if (t < present) {
     ++deferred_effects_;
@@ -374,6 +382,8 @@ nlohmann::json SyncEngine::stats() const {
   std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(sched_->trace_hash()));
   nlohmann::json by_bar = nlohmann::json::object();
   for (const auto& [bar, mm] : read_ns_by_bar_) by_bar[bar] = {mm.first, mm.second};
+  nlohmann::json writes = nlohmann::json::object();
+  for (const auto& [bytes, mm] : posted_write_ns_by_bytes_) writes[bytes] = {mm.first, mm.second};
   nlohmann::json nodes = nlohmann::json::array();
   for (size_t i = 0; i < nodes_.size(); ++i)
     nodes.push_back({{"state", sync::to_string(sched_->state(i))}, {"time_ns", sched_->now(i)}});
@@ -393,6 +403,7 @@ nlohmann::json SyncEngine::stats() const {
           {"mmio_read_ns_min", mmio_reads_ ? nlohmann::json(read_ns_min_) : nlohmann::json(nullptr)},
           {"mmio_read_ns_max", read_ns_max_},
           {"mmio_read_ns_by_bar", by_bar},
+          {"posted_write_ns_by_bytes", writes},
           {"deadlock", deadlocked_},
           {"nodes", nodes}};
 }

@@ -108,6 +108,9 @@ class SyncEngine : public LinkSync {
   uint64_t mmio_reads_ = 0;
   sync::Time read_ns_min_ = sync::kNever, read_ns_max_ = 0;
   std::map<std::string, std::pair<sync::Time, sync::Time>> read_ns_by_bar_;  ///< "2", "dma0": min, max
+  /// Posted writes landing in another node's RAM, by size: request to landed.
+  std::map<std::string, std::pair<sync::Time, sync::Time>> posted_write_ns_by_bytes_;
+  bool cur_posted_ = false;
 };
 
 }  // namespace ntblab::sw

@@ -67,6 +67,13 @@ def main():
             if hi - lo > SLACK_NS:
                 fail("BAR%s read: %d..%d ticks, not one figure" % (bar, lo, hi))
             print("ok: BAR%s read %d ns in the guest, %d ns in the model" % (bar, guest, model_lo))
+        # The posted write: sender's TSC at the store, receiver's TSC when its
+        # poll loop (a handful of instructions a turn) sees the data.
+        oneway = int(steps["one-way time of the 8-byte posted write, ticks"]["stdout"].split()[-1])
+        model = s["posted_write_ns_by_bytes"]["8"][0]
+        if not model <= oneway <= model + 2 * SLACK_NS:
+            fail("8-byte posted write: the guests' clocks saw %d ns, the model says %d ns" % (oneway, model))
+        print("ok: 8-byte posted write %d ns one way in the guests, %d ns in the model" % (oneway, model))
     else:
         fail("unknown check " + kind)
 
