@@ -776,3 +776,102 @@ TEST_F(SyncDeterminism, SameScriptSameTraceHash) {
   EXPECT_NE(one.hash, other.hash) << "the hash does not see the request's time";
   EXPECT_GT(one.seen.size(), 5u);
 }
+
+// A node whose first numbered message is not its PARK has not started: it is
+// closed at once (before, its request was queued for a node the scheduler
+// still held parked at 0, and nothing reported it while the cluster waited).
+TEST_F(SyncSwitchTest, RequestBeforeTheFirstParkCloses) {
+  start(kExact);
+  FakeNode a("node0"), b("node1");
+  connect(a);
+  connect(b);
+  ASSERT_TRUE(a.mmio_read(NL_FN_NT, 1, kNt, 0));  // node_seq 1, but not a PARK
+  ASSERT_TRUE(wait_until([&] { return a.closed(); })) << "node0 still connected\n" << log();
+  EXPECT_TRUE(a.link[NL_FN_NT].in.empty()) << "answered";
+  EXPECT_NE(log().find("MMIO_READ before the node's first PARK"), std::string::npos) << log();
+  ASSERT_TRUE(b.park(0, 0));
+  auto g = expect(b, NL_FN_NT, NL_GRANT);  // node0 left the run: node1 runs alone
+  ASSERT_TRUE(g) << log();
+  EXPECT_GT(g->as<nl_grant>().until, 0u);
+}
+
+// Every node halted with no timer armed: nothing can ever wake one. The
+// switch says so and exits by itself (status 3), its statistics written.
+TEST_F(SyncSwitchTest, EveryNodeHaltedForeverIsADeadlock) {
+  start(kExact);
+  FakeNode a("node0"), b("node1");
+  const auto g = start_both(a, b);
+  ASSERT_EQ(g.size(), 2u);
+  ASSERT_TRUE(a.park(g[0].until, kNever));
+  ASSERT_TRUE(b.park(g[1].until, kNever));
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (sw_.running() && Clock::now() < deadline) pump(milliseconds(20));
+  ASSERT_FALSE(sw_.running()) << "the switch waits forever\n" << log();
+  EXPECT_EQ(sw_.status(), 3) << sw_.how();
+  EXPECT_NE(log().find("modelled time cannot advance"), std::string::npos) << log();
+  EXPECT_NE(log().find("halted, no timer armed"), std::string::npos) << log();
+  std::ifstream in(dir_ + "/stats.json");
+  ASSERT_TRUE(in) << log();
+  nlohmann::json s = nlohmann::json::parse(in, nullptr, false)["sync"];
+  EXPECT_EQ(s["deadlock"], true);
+}
+
+// Nodes halted until their timers cross the idle stretch in one round: both
+// are granted past the earlier timer (up to a lookahead after it), however
+// many lookaheads away it is.
+TEST_F(SyncSwitchTest, HaltedNodesAreGrantedToTheirTimer) {
+  start(kExact);
+  FakeNode a("node0"), b("node1");
+  const auto g = start_both(a, b);
+  ASSERT_EQ(g.size(), 2u);
+  ASSERT_TRUE(a.park(g[0].until, 1000000));  // halted until 1 ms
+  ASSERT_TRUE(b.park(g[1].until, 2000000));  // halted until 2 ms
+  auto ga = expect(a, NL_FN_NT, NL_GRANT);
+  auto gb = expect(b, NL_FN_NT, NL_GRANT);
+  ASSERT_TRUE(ga && gb) << log();
+  for (const Message* m : {&*ga, &*gb}) {
+    EXPECT_GE(m->as<nl_grant>().until, 1000000u);
+    EXPECT_LE(m->as<nl_grant>().until, 1000000u + 136);
+  }
+  // node0 woke at its timer and runs on; node1 still sleeps: lookahead steps.
+  const uint64_t ua = ga->as<nl_grant>().until, ub = gb->as<nl_grant>().until;
+  ASSERT_TRUE(a.park(ua, ua));
+  ASSERT_TRUE(b.park(ub, 2000000));
+  auto ga2 = expect(a, NL_FN_NT, NL_GRANT);
+  ASSERT_TRUE(ga2) << log();
+  EXPECT_GT(ga2->as<nl_grant>().until, ua);
+  EXPECT_LE(ga2->as<nl_grant>().until, ua + 136);
+  nlohmann::json s = stop_and_stats()["sync"];
+  EXPECT_LE(s["rounds"].get<uint64_t>(), 5u);
+}
+
+// exact_from: marker: quantum rounds until a guest writes the exact-time
+// marker into its NT function's config space; exact lookahead steps after.
+TEST_F(SyncSwitchTest, MarkerSwitchesToExactTime) {
+  start("{mode: exact, exact_from: marker, quantum: 1us}");
+  FakeNode a("node0"), b("node1");
+  const auto g = start_both(a, b);
+  ASSERT_EQ(g.size(), 2u);
+  EXPECT_EQ(g[0].until, 1000u);  // a quantum
+  autopilot(b);
+  ASSERT_TRUE(b.park(g[1].until, g[1].until));
+  ASSERT_TRUE(a.send(NL_FN_NT, NL_CFG_WRITE, NL_HF_NONPOSTED, 500, bytes_of(nl_cfg_write{0xFF0, 4, 0x6e746221, 0})));
+  auto c = expect(a, NL_FN_NT, NL_COMPLETION);
+  ASSERT_TRUE(c) << log();
+  EXPECT_EQ(c->as<nl_completion>().tag, NL_WRITE_TAG);
+  std::vector<uint64_t> until;
+  for (int i = 0; i < 5; ++i) {
+    auto m = expect(a, NL_FN_NT, NL_GRANT);
+    ASSERT_TRUE(m) << log();
+    until.push_back(m->as<nl_grant>().until);
+    ASSERT_TRUE(a.park(until.back(), until.back()));
+  }
+  for (size_t i = 1; i < until.size(); ++i) {
+    EXPECT_GT(until[i], until[i - 1]);
+    EXPECT_LE(until[i] - until[i - 1], 136u) << "still in quantum rounds after the marker";
+  }
+  EXPECT_NE(log().find("exact modelled time from 500 ns (marker)"), std::string::npos) << log();
+  nlohmann::json s = stop_and_stats()["sync"];
+  EXPECT_EQ(s["exact_since_ns"], 500);
+  EXPECT_EQ(s["lookahead_ns"], 136);
+}
