@@ -131,6 +131,7 @@ struct FakeNode {
 class SyncSwitchTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    nodes_.clear();  // a previous run's nodes (SyncDeterminism restarts) are gone
     dir_ = "/tmp/ntblab-sync-" + std::to_string(getpid()) + "-" + std::to_string(++runs_);
     fs::create_directories(dir_);
   }
@@ -748,7 +749,6 @@ class SyncDeterminism : public SyncSwitchTest {
     EXPECT_EQ(s["late_effects"], 0);
     EXPECT_EQ(s["mmio_reads"], 1);
     out.hash = s.value("trace_hash", "");
-    nodes_.clear();
     return out;
   }
   void restart() {
