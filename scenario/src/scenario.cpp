@@ -234,6 +234,10 @@ class Reader {
       out.quantum_ps = duration(t["quantum"], "timing.quantum");
       if (out.quantum_ps < 1000 || out.quantum_ps > 1000000000000ull)
         fail(t["quantum"], "timing.quantum", "'" + t["quantum"].Scalar() + "' is not between 1ns and 1s");
+      // The switch and results.json count the quantum in whole ns: a fraction
+      // would be cut off silently (1.5ns would run as 1ns).
+      if (out.quantum_ps % 1000 != 0)
+        fail(t["quantum"], "timing.quantum", "'" + t["quantum"].Scalar() + "' is not a whole number of ns");
     }
     if (t["seed"]) out.seed = uint64_t(integer(t["seed"], "timing.seed", 0, 999999999));
     if (t["exact_from"]) {

@@ -152,6 +152,11 @@ void SyncEngine::accept(unsigned node, unsigned link, const Message& m) {
     p.insert(p.end(), m.body.begin(), m.body.end());
     sched_->request(node, t, link, m.hdr.node_seq, kind, std::move(p));
   };
+  // A node starts with its first PARK (at 0): the scheduler holds it parked
+  // until then, so a request before it could never run, and nothing would
+  // report it while the whole cluster waited for this node to start.
+  if (!n.started && m.hdr.type != NL_PARK && m.hdr.type != NL_BYE)
+    return server_.close_link(link, std::string(type_name(m.hdr.type)) + " before the node's first PARK");
   switch (m.hdr.type) {
     case NL_PARK:
       if (!n.started) {

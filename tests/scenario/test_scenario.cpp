@@ -318,3 +318,132 @@ TEST(Scenario, LimitsStillAdmitTheirBounds) {
   EXPECT_EQ(s.nodes[1].memory, 1025ull << 20);
   EXPECT_EQ(s.nodes[1].ip, "10.0.0.2/24");
 }
+
+// The `timing` section (docs/scenario-format.md, "timing"): what it accepts,
+// with its defaults, and what it refuses, each with file, line and field.
+namespace {
+
+Scenario timed(const std::string& timing, const std::string& extra_top = "") {
+  return parse_scenario("name: x\n" + extra_top + "timing: " + timing + "\nnodes:\n  - name: a\n  - name: b\n",
+                        "timed.yaml");
+}
+
+}  // namespace
+
+TEST(ScenarioTiming, DefaultsAreFreeTime) {
+  const Scenario s = parse_scenario(kPair, "ok.yaml");
+  EXPECT_EQ(s.timing.mode, TimingMode::Free);
+  EXPECT_FALSE(s.timing.modelled());
+  EXPECT_EQ(s.timing.ns_per_insn, 1u);
+  EXPECT_EQ(s.timing.quantum_ps, 100ull * 1000000);  // 100 us
+  EXPECT_EQ(s.timing.seed, 1u);
+  EXPECT_EQ(s.timing.exact_from, "marker");
+  // An empty-looking section changes nothing either.
+  const Scenario f = timed("{mode: free}");
+  EXPECT_EQ(f.timing.mode, TimingMode::Free);
+  EXPECT_FALSE(f.timing.modelled());
+}
+
+TEST(ScenarioTiming, EachModeLoads) {
+  const Scenario q = timed("{mode: quantum}");
+  EXPECT_EQ(q.timing.mode, TimingMode::Quantum);
+  EXPECT_TRUE(q.timing.modelled());
+  EXPECT_EQ(q.timing.quantum_ps, 100ull * 1000000);
+  const Scenario e = timed("{mode: exact}");
+  EXPECT_EQ(e.timing.mode, TimingMode::Exact);
+  EXPECT_TRUE(e.timing.modelled());
+  EXPECT_EQ(e.timing.exact_from, "marker");  // boot is cheap by default
+  EXPECT_STREQ(to_string(TimingMode::Free), "free");
+  EXPECT_STREQ(to_string(TimingMode::Quantum), "quantum");
+  EXPECT_STREQ(to_string(TimingMode::Exact), "exact");
+}
+
+TEST(ScenarioTiming, NsPerInsnPowersOfTwo) {
+  for (unsigned v : {1u, 2u, 4u, 64u, 1024u}) {
+    const Scenario s = timed("{mode: quantum, ns_per_insn: " + std::to_string(v) + "}");
+    EXPECT_EQ(s.timing.ns_per_insn, v);
+  }
+  EXPECT_EQ(timed("{mode: exact, ns_per_insn: 2}").timing.ns_per_insn, 2u);
+}
+
+TEST(ScenarioTiming, QuantumSeedAndExactFrom) {
+  EXPECT_EQ(timed("{mode: quantum, quantum: 1us}").timing.quantum_ps, 1000000u);
+  EXPECT_EQ(timed("{mode: quantum, quantum: 1ns}").timing.quantum_ps, 1000u);     // the bounds
+  EXPECT_EQ(timed("{mode: quantum, quantum: 1s}").timing.quantum_ps, 1000000000000ull);
+  EXPECT_EQ(timed("{mode: quantum, seed: 42}").timing.seed, 42u);
+  EXPECT_EQ(timed("{mode: quantum, seed: 0}").timing.seed, 0u);
+  EXPECT_EQ(timed("{mode: exact, exact_from: marker}").timing.exact_from, "marker");
+  const Scenario b = timed("{mode: exact, exact_from: boot, quantum: 10us}");
+  EXPECT_EQ(b.timing.exact_from, "boot");
+  EXPECT_EQ(b.timing.quantum_ps, 10000000u);
+  // Key order does not matter: mode may come after exact_from.
+  EXPECT_EQ(timed("{exact_from: boot, mode: exact}").timing.exact_from, "boot");
+  // Block style, and one vCPU and tcg given explicitly.
+  const Scenario s = parse_scenario(
+      "name: x\naccel: tcg\ntiming:\n  mode: exact\n  exact_from: boot\n  ns_per_insn: 8\nnodes:\n"
+      "  - {name: a, cpus: 1}\n  - name: b\n",
+      "ok.yaml");
+  EXPECT_EQ(s.timing.mode, TimingMode::Exact);
+  EXPECT_EQ(s.timing.exact_from, "boot");
+  EXPECT_EQ(s.timing.ns_per_insn, 8u);
+}
+
+TEST(ScenarioTiming, FreeTimeKeepsCpusAndKvm) {
+  // The one-vCPU and tcg rules are for modelled time only.
+  const Scenario s = parse_scenario("name: x\naccel: kvm\nnodes:\n  - {name: a, cpus: 4}\n  - name: b\n", "ok.yaml");
+  EXPECT_EQ(s.accel, "kvm");
+  EXPECT_EQ(s.nodes[0].cpus, 4);
+}
+
+namespace {
+// kPair with a timing section at lines 2..: "name: x\n" + T + nodes.
+std::string with_timing(const std::string& timing_lines, const std::string& nodes = "  - name: a\n  - name: b\n") {
+  return "name: x\n" + timing_lines + "nodes:\n" + nodes;
+}
+}  // namespace
+
+INSTANTIATE_TEST_SUITE_P(
+    ScenarioTiming, Refused,
+    testing::Values(
+        Refusal{"BadMode", with_timing("timing:\n  mode: fast\n"), 3, "timing.mode",
+                "'fast' is not free, quantum or exact"},
+        Refusal{"NsPerInsnNotPowerOfTwo", with_timing("timing:\n  mode: quantum\n  ns_per_insn: 3\n"), 4,
+                "timing.ns_per_insn", "3 is not a power of two"},
+        Refusal{"NsPerInsnZero", with_timing("timing:\n  mode: quantum\n  ns_per_insn: 0\n"), 4,
+                "timing.ns_per_insn", "out of range 1..1024"},
+        Refusal{"NsPerInsn2048", with_timing("timing:\n  mode: exact\n  ns_per_insn: 2048\n"), 4,
+                "timing.ns_per_insn", "2048 is out of range 1..1024"},
+        Refusal{"QuantumZero", with_timing("timing:\n  mode: quantum\n  quantum: 0ns\n"), 4, "timing.quantum",
+                "'0ns' is not between 1ns and 1s"},
+        Refusal{"QuantumBareZero", with_timing("timing:\n  mode: quantum\n  quantum: 0\n"), 4, "timing.quantum",
+                "not a duration"},
+        Refusal{"QuantumTwoSeconds", with_timing("timing:\n  mode: quantum\n  quantum: 2s\n"), 4,
+                "timing.quantum", "'2s' is not between 1ns and 1s"},
+        Refusal{"QuantumNotWholeNs", with_timing("timing:\n  mode: quantum\n  quantum: 1500ps\n"), 4,
+                "timing.quantum", "not a whole number of ns"},
+        Refusal{"ExactFromWithQuantum", with_timing("timing:\n  mode: quantum\n  exact_from: boot\n"), 4,
+                "timing.exact_from", "only for mode: exact"},
+        Refusal{"ExactFromWithoutMode", with_timing("timing:\n  exact_from: marker\n"), 3, "timing.exact_from",
+                "only for mode: exact"},
+        Refusal{"ExactFromBogus", with_timing("timing:\n  mode: exact\n  exact_from: never\n"), 4,
+                "timing.exact_from", "'never' is not boot or marker"},
+        Refusal{"NsPerInsnWithFree", with_timing("timing:\n  mode: free\n  ns_per_insn: 2\n"), 4,
+                "timing.ns_per_insn", "only for mode: quantum or exact (mode is free)"},
+        Refusal{"QuantumWithDefaultFree", with_timing("timing:\n  quantum: 1us\n"), 3, "timing.quantum",
+                "only for mode: quantum or exact"},
+        Refusal{"SeedWithFree", with_timing("timing: {mode: free, seed: 3}\n"), 2, "timing.seed",
+                "only for mode: quantum or exact"},
+        Refusal{"UnknownTimingKey", with_timing("timing:\n  mode: exact\n  qantum: 1us\n"), 4, "timing.qantum",
+                "unknown field (expected one of: mode, ns_per_insn, quantum, seed, exact_from)"},
+        Refusal{"TimingNotAMapping", with_timing("timing: exact\n"), 2, "timing", "expected a mapping"},
+        Refusal{"TwoCpusInExact",
+                with_timing("timing: {mode: exact, exact_from: boot}\n", "  - name: a\n  - name: b\n    cpus: 2\n"),
+                6, "nodes[1].cpus", "2 vCPUs; timing mode exact runs exactly 1 per node"},
+        Refusal{"EightCpusInQuantum",
+                with_timing("timing: {mode: quantum}\n", "  - {name: a, cpus: 8}\n  - name: b\n"), 4,
+                "nodes[0].cpus", "8 vCPUs; timing mode quantum"},
+        Refusal{"KvmInQuantum", "name: x\naccel: kvm\ntiming: {mode: quantum}\nnodes:\n  - name: a\n  - name: b\n",
+                2, "accel", "'kvm' cannot count instructions; timing mode quantum needs tcg"},
+        Refusal{"KvmInExact", "name: x\ntiming:\n  mode: exact\naccel: kvm\nnodes:\n  - name: a\n  - name: b\n", 4,
+                "accel", "timing mode exact needs tcg"}),
+    [](const testing::TestParamInfo<Refusal>& info) { return std::string(info.param.name); });
