@@ -335,7 +335,7 @@ TEST(ScenarioTiming, DefaultsAreFreeTime) {
   EXPECT_EQ(s.timing.mode, TimingMode::Free);
   EXPECT_FALSE(s.timing.modelled());
   EXPECT_EQ(s.timing.ns_per_insn, 1u);
-  EXPECT_EQ(s.timing.quantum_ps, 100ull * 1000000);  // 100 us
+  EXPECT_EQ(s.timing.quantum_ps, 1000ull * 1000000);  // 1 ms
   EXPECT_EQ(s.timing.seed, 1u);
   EXPECT_EQ(s.timing.exact_from, "marker");
   // An empty-looking section changes nothing either.
@@ -348,7 +348,7 @@ TEST(ScenarioTiming, EachModeLoads) {
   const Scenario q = timed("{mode: quantum}");
   EXPECT_EQ(q.timing.mode, TimingMode::Quantum);
   EXPECT_TRUE(q.timing.modelled());
-  EXPECT_EQ(q.timing.quantum_ps, 100ull * 1000000);
+  EXPECT_EQ(q.timing.quantum_ps, 1000ull * 1000000);
   const Scenario e = timed("{mode: exact}");
   EXPECT_EQ(e.timing.mode, TimingMode::Exact);
   EXPECT_TRUE(e.timing.modelled());
