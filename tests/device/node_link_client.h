@@ -4,6 +4,8 @@
 // descriptor riding along (SCM_RIGHTS), as QEMU's device passes guest RAM.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -14,6 +16,14 @@
 #include <vector>
 
 namespace ntblab::test {
+
+/// Guest RAM as QEMU's memory-backend-memfd makes it: sealed against resizing.
+inline int sealed_memfd(uint64_t size) {
+  int fd = memfd_create("guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0 || ftruncate(fd, off_t(size)) != 0) return -1;
+  fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+  return fd;
+}
 
 /// A stream socket connected to the Unix socket at `path`, or -1 (nothing left open).
 inline int connect_unix(const std::string& path) {

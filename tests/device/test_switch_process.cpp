@@ -33,20 +33,13 @@
 using ntblab::cli::ChildProcess;
 using namespace ntblab::sw;
 using ntblab::test::connect_unix;
+using ntblab::test::sealed_memfd;
 using ntblab::test::send_with_fd;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 namespace {
-
-/// Guest RAM as QEMU's memory-backend-memfd makes it: sealed against resizing.
-int sealed_memfd(uint64_t size) {
-  int fd = memfd_create("guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0 || ftruncate(fd, off_t(size)) != 0) return -1;
-  fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
-  return fd;
-}
 
 /// The device end of one node link, scripted.
 class Node {

@@ -33,6 +33,7 @@
 using ntblab::cli::ChildProcess;
 using namespace ntblab::sw;
 using ntblab::test::connect_unix;
+using ntblab::test::sealed_memfd;
 using ntblab::test::send_with_fd;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -48,14 +49,6 @@ constexpr uint64_t kDbSet = kNt + 0xC4C;     // doorbell set (virtual side)
 constexpr uint64_t kDbMaskClear = kNt + 0xC58;
 constexpr uint32_t kNtId = 0x87b010b5;       // vendor/device of the NT function
 constexpr uint32_t kDmaId = 0x87d010b5;
-
-/// Guest RAM as QEMU's memory-backend-memfd makes it: sealed against resizing.
-int sealed_memfd(uint64_t size) {
-  int fd = memfd_create("guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0 || ftruncate(fd, off_t(size)) != 0) return -1;
-  fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
-  return fd;
-}
 
 template <typename T>
 std::vector<uint8_t> bytes_of(const T& v) {
