@@ -2,6 +2,7 @@
 #include "sync/scheduler.h"
 
 #include <algorithm>
+#include <cstring>
 #include <sstream>
 #include <stdexcept>
 #include <tuple>
@@ -197,7 +198,7 @@ bool Scheduler::execute_ready() {
         return any;
     Request r = std::move(nodes_[first->node].inbox.front());
     nodes_[r.node].inbox.pop_front();
-    mix(r.time, r.node, static_cast<std::uint64_t>(r.kind), r.seq);
+    mix(r.time, r.node, static_cast<std::uint64_t>(r.kind), r.seq, r.payload);
     hooks_.execute(r, r.time);
     any = true;
   }
@@ -209,7 +210,7 @@ bool Scheduler::deliver_until(NodeId id, Time t) {
   while (n.state != NodeState::Dead && !n.effects.empty() && n.effects.front().time <= t) {
     Effect e = std::move(n.effects.front());
     n.effects.erase(n.effects.begin());
-    mix(e.time, id, 2 + static_cast<std::uint64_t>(e.kind), e.seq);
+    mix(e.time, id, 2 + static_cast<std::uint64_t>(e.kind), e.seq, e.payload);
     hooks_.deliver(id, e);
     any = true;
   }
@@ -283,8 +284,15 @@ std::string Scheduler::describe(NodeId id) const {
   return out.str();
 }
 
-void Scheduler::mix(Time time, NodeId node, std::uint64_t kind, std::uint64_t seq) {
-  for (std::uint64_t v : {time, static_cast<std::uint64_t>(node), kind, seq}) hash_ = scramble(hash_ ^ v);
+void Scheduler::mix(Time time, NodeId node, std::uint64_t kind, std::uint64_t seq, const Payload& payload) {
+  for (std::uint64_t v : {time, static_cast<std::uint64_t>(node), kind, seq, std::uint64_t(payload.size())})
+    hash_ = scramble(hash_ ^ v);
+  // The contents too: two runs that write other data at the same times differ.
+  for (std::size_t i = 0; i < payload.size(); i += 8) {
+    std::uint64_t v = 0;
+    std::memcpy(&v, payload.data() + i, std::min<std::size_t>(8, payload.size() - i));
+    hash_ = scramble(hash_ ^ v);
+  }
 }
 
 }  // namespace ntblab::sync

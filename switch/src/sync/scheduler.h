@@ -108,7 +108,8 @@ class Scheduler {
   std::size_t size() const { return nodes_.size(); }
 
   const Counters& counters() const { return counters_; }
-  // Running hash of the executed trace: requests as executed, effects as delivered.
+  // Running hash of the executed trace: requests as executed, effects as
+  // delivered, with their payloads.
   std::uint64_t trace_hash() const { return hash_; }
   std::uint64_t rounds() const { return rounds_; }
   // Why the last Deadlock was reported; why a node was closed for a violation.
@@ -143,7 +144,7 @@ class Scheduler {
   bool execute_ready();
   bool deliver_until(NodeId n, Time t);
   void violation(NodeId node, std::uint64_t& counter, const std::string& what);
-  void mix(Time time, NodeId node, std::uint64_t kind, std::uint64_t seq);
+  void mix(Time time, NodeId node, std::uint64_t kind, std::uint64_t seq, const Payload& payload);
   std::string describe(NodeId n) const;
 
   std::vector<Node> nodes_;
