@@ -10,12 +10,13 @@
  *                                       guest's virtual ns (docs/modelled-time.md).
  *   ntbmmio send-ticks BAR OFFSET       one 8-byte posted write of the TSC
  *                                       through the BAR (a window to the peer)
- *   ntbmmio recv-ticks PHYS SECONDS     zero 8 bytes of RAM at PHYS (/dev/mem: a
+ *   ntbmmio recv-ticks PHYS SECONDS OUT zero 8 bytes of RAM at PHYS (/dev/mem: a
  *                                       region the kernel leaves alone, e.g.
- *                                       memmap=16M$0xC000000), wait up to
- *                                       SECONDS (TSC ticks / 1e9) for the peer's
- *                                       send-ticks to land there, print
- *                                       "arrived - sent" in ticks. Under
+ *                                       memmap=16M$0xC000000) and return; a
+ *                                       child waits up to SECONDS (TSC ticks /
+ *                                       1e9) for the peer's send-ticks to land
+ *                                       there and writes "arrived - sent" in
+ *                                       ticks to the file OUT. Under
  *                                       modelled time every guest's TSC is the
  *                                       run's one clock, so this is the write's
  *                                       one-way time.
@@ -117,11 +118,13 @@ int main(int argc, char **argv)
 	unsigned long off, n, i;
 	double t0, t;
 
-	if (argc == 4 && !strcmp(argv[1], "recv-ticks")) {
+	if (argc == 5 && !strcmp(argv[1], "recv-ticks")) {
 		int fd = open("/dev/mem", O_RDWR | O_SYNC);
 		off_t phys = (off_t)strtoull(argv[2], NULL, 0);
 		uint64_t limit = (uint64_t)(atof(argv[3]) * 1e9), t0, v = 0;
 		volatile uint64_t *m;
+		unsigned long spin;
+		FILE *out;
 
 		if (fd < 0 || (phys & 4095)) {
 			perror("/dev/mem");
@@ -133,21 +136,33 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		*m = 0;
-		printf("ready\n");
-		fflush(stdout);
+		/* ready: the caller goes on while the child waits */
+		if (fork() != 0)
+			return 0;
+		setsid();
+		fd = open("/dev/null", O_RDWR);   /* let the caller's output pipes close */
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
 		t0 = ticks();
-		while (!(v = *m) && ticks() - t0 < limit)
-			;
-		if (!v) {
-			fprintf(stderr, "nothing arrived\n");
+		do {
+			/* a few instructions a turn; the clock is read only now and then */
+			for (spin = 0; spin < 4096 && !(v = *m); spin++)
+				;
+		} while (!v && ticks() - t0 < limit);
+		t0 = ticks();
+		out = fopen(argv[4], "w");
+		if (!out)
 			return 1;
-		}
-		printf("%llu\n", (unsigned long long)(ticks() - v));
-		return 0;
+		if (v)
+			fprintf(out, "%llu\n", (unsigned long long)(t0 - v));
+		else
+			fprintf(out, "nothing arrived\n");
+		return fclose(out) != 0 || !v;
 	}
 	if (argc != 5 && !(argc == 4 && !strcmp(argv[1], "send-ticks"))) {
 		fprintf(stderr, "usage: %s read-rtt|write-bw|read-ticks BAR OFFSET COUNT|BYTES\n"
-			"       %s send-ticks BAR OFFSET | recv-ticks PHYS SECONDS\n", argv[0], argv[0]);
+			"       %s send-ticks BAR OFFSET | recv-ticks PHYS SECONDS OUTFILE\n", argv[0], argv[0]);
 		return 2;
 	}
 	if (find_device(dev, sizeof(dev))) {

@@ -2,13 +2,15 @@
 // bench_modelled: the lab's guests in modelled time (docs/modelled-time.md),
 // from one invocation, several short runs of two back-to-back guests:
 //   free        boot in today's free-running mode          boot_2node_s_free
-//   gen3x8      exact mode (boot in quantum rounds, the exact-time marker),
-//               af_ntb loaded: one 4-byte read through the NT window timed by
-//               the guest's TSC against the model's latency for it, 10 000
-//               af_ntb 64 B round trips, then ntb_perf with DMA
+//   probe       exact mode, both chips programmed from user space: a 4-byte
+//               read through node1's window and an 8-byte posted write from
+//               node0 into node1's RAM, timed by the guests' TSCs, against the
+//               model's latencies for them
+//   gen3x8      exact mode (boot in quantum rounds, af_ntb loaded, the
+//               exact-time marker): 10 000 af_ntb 64 B round trips
 //   ntb_perf    Linux's ntb_perf with DMA (plx_dma), 4 MiB, Gen3 x8, exact
 //   gen1x1 ×2   the same ping-pong on a Gen1 x1 link, twice, to compare
-// Figures in modelled time: *_modelled, window_read_ns_*, rtt64_us_*,
+// Figures in modelled time: *_modelled, window_read_ns_*, posted_write_ns_*, rtt64_us_*,
 // link_payload_limit_mb_per_s; in host wall-clock time: boot_2node_s_*,
 // host_s_10k_pingpong. Printed as "name value", written to DIR/modelled.json.
 //   bench_modelled [--out DIR] [--iters N] [--demo]
@@ -35,15 +37,20 @@ using nlohmann::json;
 
 namespace {
 
-std::string two_nodes(const std::string& name, const std::string& timing, int gen, int width) {
+std::string two_nodes(const std::string& name, const std::string& timing, int gen, int width,
+                      const std::string& cmdline = "") {
   std::ostringstream s;
   s << "name: " << name << "\ntopology: back-to-back\nboot_timeout: 300s\n";
   if (!timing.empty()) s << "timing: " << timing << "\n";
   for (int i = 0; i < 2; ++i)
     s << (i ? "" : "nodes:\n") << "  - {name: node" << i << ", memory: 256MiB, link: {gen: " << gen
-      << ", width: " << width << "}}\n";
+      << ", width: " << width << "}" << (cmdline.empty() ? "" : ", cmdline: \"" + cmdline + "\"") << "}\n";
   return s.str();
 }
+
+// node1's inbound window lands here; the kernel leaves the region alone
+// (memmap), so ntbmmio may map it through /dev/mem.
+constexpr const char* kInbound = "0xC000000";
 
 struct Run {
   LabRun& c;
@@ -69,7 +76,7 @@ struct Run {
   /// so ntbmmio may map node1's BAR2: a window onto node0's RAM.
   void windows() {
     for (const char* n : {"node0", "node1"})
-      must(n, "python3 " + root + "/tests/cluster/ntprobe.py b2b-setup --inbound 0xC000000", 120, "b2b-setup");
+      must(n, "python3 " + root + "/tests/cluster/ntprobe.py b2b-setup --inbound " + kInbound, 120, "b2b-setup");
   }
   /// af_ntb up on both nodes, a ping-pong server on node0.
   void setup() {
@@ -99,6 +106,17 @@ struct Run {
     if (std::sscanf(r.out.c_str(), "%llu %llu %llu %llu", &mn, &p50, &mx, &over) != 4)
       throw std::runtime_error("ntbmmio: unexpected output: " + r.out);
     return double(mn) - double(over);
+  }
+  /// One 8-byte posted write from node0 into node1's RAM, timed by the two
+  /// guests' TSCs (one clock in modelled time), in ns.
+  double posted_write_ns() {
+    must("node1", "rm -f /tmp/recv.out; " + build + "/bench/ntbmmio recv-ticks " + kInbound + " 20 /tmp/recv.out",
+         120, "posted-write receiver");
+    must("node0", build + "/bench/ntbmmio send-ticks 2 0", 120, "posted write");
+    CommandResult r = must("node1",
+                           "for i in $(seq 200); do [ -s /tmp/recv.out ] && break; sleep 0.05; done; cat /tmp/recv.out",
+                           120, "posted-write result");
+    return std::stod(r.out);
   }
 };
 
@@ -148,18 +166,26 @@ int sc_main(int argc, char** argv) {
       c.shutdown();
     }
     const std::string exact = "{mode: exact, exact_from: marker}";
+    if (!demo) {  // a read and a posted write through the window, timed by the guests
+      LabRun c(scenario("probe", two_nodes("bench-modelled-probe", exact, 3, 8, std::string("memmap=16M$") + kInbound)),
+               paths, options("probe"));
+      Run r{c, build, paths.root};
+      c.boot();
+      r.windows();
+      r.marker();
+      fig["window_read_ns_guest"] = r.window_read_ns();
+      fig["posted_write_ns_guest"] = r.posted_write_ns();
+      c.shutdown();
+      const json s = sync_stats(c);
+      fig["window_read_ns_model"] = s.at("mmio_read_ns_by_bar").at("2").at(0).get<double>();
+      fig["posted_write_ns_model"] = s.at("posted_write_ns_by_bytes").at("8").at(0).get<double>();
+      late += s.at("late_effects").get<double>() + s.at("grant_overruns").get<double>();
+    }
     {
       LabRun c(scenario("gen3x8", two_nodes("bench-modelled-gen3x8", exact, 3, 8)), paths, options("gen3x8"));
       Run r{c, build, paths.root};
       c.boot();
       fig["boot_2node_s_quantum"] = c.boot_seconds();
-      // A read stalls its own guest by the model's latency in quantum rounds
-      // too (only effects on other nodes wait for a round): measured before
-      // the marker, so that loading af_ntb afterwards is not timed exactly.
-      if (!demo) {
-        r.windows();
-        fig["window_read_ns_guest"] = r.window_read_ns();
-      }
       r.setup();
       r.marker();
       c.progress("af_ntb ping-pong, " + std::to_string(iters) + " round trips in modelled time");
@@ -167,10 +193,7 @@ int sc_main(int argc, char** argv) {
       fig["rtt64_us_modelled_gen3x8"] = p50;
       fig["host_s_10k_pingpong"] = host_s * 10000.0 / iters;
       c.shutdown();
-      const json s = sync_stats(c);
-      if (s.at("mmio_read_ns_by_bar").contains("2"))
-        fig["window_read_ns_model"] = s["mmio_read_ns_by_bar"]["2"].at(0).get<double>();
-      late += s.at("late_effects").get<double>() + s.at("grant_overruns").get<double>();
+      late += sync_stats(c).at("late_effects").get<double>() + sync_stats(c).at("grant_overruns").get<double>();
     }
     if (!demo) {  // Linux's ntb_perf with the switch's DMA engine, timed by the guest
       LabRun c(scenario("ntb_perf", two_nodes("bench-modelled-ntb-perf", exact, 3, 8)), paths, options("ntb_perf"));
@@ -216,9 +239,10 @@ int sc_main(int argc, char** argv) {
   ntblab::model::pcie::LinkParams l;
   ntblab::model::pcie::PathModel path({l, l, l}, ntblab::model::pcie::kPex8749HopLatencyNs);
   fig["link_payload_limit_mb_per_s"] = path.write_stream_gbytes_per_s() * 1000.0;
-  if (fig.count("window_read_ns_model") && fig["window_read_ns_model"] > 0)
-    fig["window_read_rel_err"] =
-        std::fabs(fig["window_read_ns_guest"] - fig["window_read_ns_model"]) / fig["window_read_ns_model"];
+  for (const char* what : {"window_read", "posted_write"}) {
+    const std::string g = std::string(what) + "_ns_guest", m = std::string(what) + "_ns_model";
+    if (fig.count(m) && fig[m] > 0) fig[std::string(what) + "_rel_err"] = std::fabs(fig[g] - fig[m]) / fig[m];
+  }
   fig["late_effects"] = late;
   for (const auto& [k, v] : fig) std::printf("%s %.6g\n", k.c_str(), v);
   write_file_atomic(out + "/modelled.json", json(fig).dump(2) + "\n");
