@@ -23,7 +23,7 @@
 #   image/{vmlinuz,vmlinux,initramfs.cpio.gz,kernel.release,key}
 #                                      (vmlinux: uncompressed, for PVH boot)
 # The image key is: kernel release + sha256 of guest/init, guest/agent/,
-# guest/modules.txt, this script, common.sh, the busybox .deb and the extra
+# guest/lib/fd_io.h (the agent includes it), guest/modules.txt, this script, common.sh, the busybox .deb and the extra
 # modules.
 set -euo pipefail
 
@@ -128,7 +128,7 @@ if [ "$(cat "$G/busybox/.deb" 2>/dev/null)" != "${bbdeb##*/}" ]; then
 fi
 
 # --- 3. image --------------------------------------------------------------
-src_hash="$(hash_paths "$here/init" "$here/agent" "$here/modules.txt" \
+src_hash="$(hash_paths "$here/init" "$here/agent" "$here/lib/fd_io.h" "$here/modules.txt" \
     "$here/build-guest.sh" "$here/../qemu-device/common.sh" "$bbdeb" \
     ${extra[@]+"${extra[@]}"})"
 key="release=$release src=$src_hash"

@@ -45,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/fd_io.h"
+
 #define PROTO_VERSION   1
 #define HDR_SIZE        12
 #define MAX_REQUEST     (64u << 20)     /* argv + stdin */
@@ -77,23 +79,6 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Send one frame.  Errors (host gone) are ignored: the host side discards
  * frames of requests it no longer waits for. */
 static void send_frame(char type, uint32_t id, const void *data, uint32_t len)
@@ -104,24 +89,6 @@ static void send_frame(char type, uint32_t id, const void *data, uint32_t len)
     put_u32(hdr + 8, len);
     if (write_all(port_fd, hdr, HDR_SIZE) == 0 && len)
         write_all(port_fd, data, len);
-}
-
-/* Read exactly len bytes.  Returns 0, or -1 when the host disconnected. */
-static int read_all(void *buf, size_t len)
-{
-    char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = read(port_fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 static void reap_strays(void)
@@ -436,7 +403,7 @@ int main(int argc, char **argv)
         uint32_t id, len;
 
         reap_strays();
-        if (read_all(hdr, HDR_SIZE) < 0) {
+        if (read_all(port_fd, hdr, HDR_SIZE) < 0) {
             usleep(20000);          /* host not connected */
             continue;
         }
@@ -458,7 +425,7 @@ int main(int argc, char **argv)
             continue;
         }
         payload = malloc(len ? len : 1);
-        if (!payload || read_all(payload, len) < 0) {
+        if (!payload || read_all(port_fd, payload, len) < 0) {
             free(payload);
             continue;
         }

@@ -23,7 +23,40 @@
 
 #include "ntb_sockets.h"
 
+#include <CLI/CLI.hpp>
+
 namespace ntbtools {
+
+/// The options every tool shares: which end it is, the family, where.
+struct Endpoint {
+  bool server = false, json = false, once = false;
+  std::string host, bind_addr, family = "inet";
+  uint16_t port = 0;
+};
+
+/// Adds the shared options to a tool's command line (CLI11).
+inline void add_endpoint_options(CLI::App& app, Endpoint& e) {
+  auto* srv = app.add_flag("--server", e.server, "serve (echo or sink) until killed, or one client with --once");
+  auto* cli = app.add_option("--client", e.host, "connect to this address");
+  srv->excludes(cli);
+  app.add_option("--family", e.family, "inet (or tcp) or ntb (the NTB family)")->check(CLI::IsMember({"inet", "tcp", "ntb"}));
+  app.add_option("--bind", e.bind_addr, "server: listen on this address");
+  app.add_option("--port", e.port, "port")->capture_default_str();
+  app.add_flag("--json", e.json, "client: print one JSON object");
+  app.add_flag("--once", e.once, "server: serve one client, then exit");
+}
+
+/// Parses a tool's command line; a usage error exits with status 2.
+inline void parse_or_exit(CLI::App& app, const Endpoint& e, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+    if (e.server == e.host.empty()) return;
+    throw CLI::ValidationError("give --server or --client ADDR");
+  } catch (const CLI::ParseError& err) {
+    const int rc = app.exit(err);
+    std::exit(rc == 0 ? 0 : 2);
+  }
+}
 
 inline int family_from(const std::string& name) {
   if (name == "inet" || name == "tcp") return AF_INET;

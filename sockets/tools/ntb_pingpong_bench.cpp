@@ -19,14 +19,6 @@
 
 using namespace ntbtools;
 
-static void usage() {
-  std::fprintf(stderr,
-               "usage: ntb_pingpong_bench --server [--family inet|ntb] [--bind ADDR] [--port P] [--once]\n"
-               "       ntb_pingpong_bench --client ADDR [--family inet|ntb] [--port P]\n"
-               "                          [--sizes 1,64,1K,4K,16K,64K] [--iters N] [--warmup N] [--json]\n");
-  std::exit(2);
-}
-
 static void echo_conn(int fd) {
   std::vector<char> buf(256 * 1024);
   set_nodelay(fd);
@@ -40,26 +32,19 @@ static void echo_conn(int fd) {
 }
 
 int main(int argc, char** argv) {
-  bool server = false, json = false, once = false;
-  std::string host, bind_addr, fam = "inet", sizes_s = "1,64,1K,4K,16K,64K";
-  uint16_t port = 5201;
+  CLI::App app{"ntb_pingpong_bench: round-trip latency of a stream socket"};
+  Endpoint e;
+  e.port = 5201;
+  std::string sizes_s = "1,64,1K,4K,16K,64K";
   long iters = 1000, warmup = 100;
-  for (int i = 1; i < argc; i++) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string { if (i + 1 >= argc) usage(); return argv[++i]; };
-    if (a == "--server") server = true;
-    else if (a == "--client") host = next();
-    else if (a == "--family") fam = next();
-    else if (a == "--bind") bind_addr = next();
-    else if (a == "--port") port = uint16_t(std::stoi(next()));
-    else if (a == "--sizes") sizes_s = next();
-    else if (a == "--iters") iters = std::stol(next());
-    else if (a == "--warmup") warmup = std::stol(next());
-    else if (a == "--json") json = true;
-    else if (a == "--once") once = true;
-    else usage();
-  }
-  if (server == !host.empty()) usage();
+  add_endpoint_options(app, e);
+  app.add_option("--sizes", sizes_s, "client: message sizes")->capture_default_str();
+  app.add_option("--iters", iters, "client: round trips per size")->capture_default_str();
+  app.add_option("--warmup", warmup, "client: round trips not counted")->capture_default_str();
+  parse_or_exit(app, e, argc, argv);
+  const bool server = e.server, json = e.json, once = e.once;
+  const std::string &host = e.host, &bind_addr = e.bind_addr, &fam = e.family;
+  const uint16_t port = e.port;
   try {
     int family = family_from(fam);
     if (server) {

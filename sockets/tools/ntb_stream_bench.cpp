@@ -26,14 +26,6 @@
 
 using namespace ntbtools;
 
-static void usage() {
-  std::fprintf(stderr,
-               "usage: ntb_stream_bench --server [--family inet|ntb] [--bind ADDR] [--port P] [--once]\n"
-               "       ntb_stream_bench --client ADDR [--family inet|ntb] [--port P] [--conns N]\n"
-               "                        [--msg SIZE] [--seconds S | --bytes SIZE] [--verify] [--json]\n"
-               "                        [--report-errno]\n");
-  std::exit(2);
-}
 
 static void sink_conn(int fd) {
   std::string hdr;
@@ -67,39 +59,40 @@ struct Result {
 };
 
 int main(int argc, char** argv) {
-  bool server = false, json = false, once = false, verify = false, report_errno = false;
-  std::string host, bind_addr, fam = "inet";
-  uint16_t port = 5202;
-  size_t msg = 64 * 1024;
+  CLI::App app{"ntb_stream_bench: streaming throughput of a stream socket"};
+  Endpoint e;
+  e.port = 5202;
+  bool verify = false, report_errno = false;
+  std::string msg_s = "64K", bytes_s;
   double seconds = 5;
-  uint64_t bytes = 0;
   int conns = 1;
-  for (int i = 1; i < argc; i++) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string { if (i + 1 >= argc) usage(); return argv[++i]; };
-    if (a == "--server") server = true;
-    else if (a == "--client") host = next();
-    else if (a == "--family") fam = next();
-    else if (a == "--bind") bind_addr = next();
-    else if (a == "--port") port = uint16_t(std::stoi(next()));
-    else if (a == "--conns") conns = std::stoi(next());
-    else if (a == "--msg") msg = parse_sizes(next()).at(0);
-    else if (a == "--seconds") seconds = std::stod(next());
-    else if (a == "--bytes") {
-      std::string v = next();
-      uint64_t mult = 1;
-      if (!v.empty() && (v.back() == 'G' || v.back() == 'g')) { mult = 1ULL << 30; v.pop_back(); }
-      else if (!v.empty() && (v.back() == 'M' || v.back() == 'm')) { mult = 1ULL << 20; v.pop_back(); }
-      else if (!v.empty() && (v.back() == 'K' || v.back() == 'k')) { mult = 1ULL << 10; v.pop_back(); }
-      bytes = std::stoull(v) * mult;
-    }
-    else if (a == "--verify") verify = true;
-    else if (a == "--json") json = true;
-    else if (a == "--once") once = true;
-    else if (a == "--report-errno") report_errno = true;
-    else usage();
+  add_endpoint_options(app, e);
+  app.add_option("--conns", conns, "client: connections at once")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--msg", msg_s, "client: message size (e.g. 64K)")->capture_default_str();
+  app.add_option("--seconds", seconds, "client: how long to stream")->capture_default_str();
+  app.add_option("--bytes", bytes_s, "client: stream this many bytes instead (K, M or G suffix)");
+  app.add_flag("--verify", verify, "check the data pattern");
+  app.add_flag("--report-errno", report_errno, "client: report the errno of a failed send or receive");
+  parse_or_exit(app, e, argc, argv);
+  const bool server = e.server, json = e.json, once = e.once;
+  const std::string &host = e.host, &bind_addr = e.bind_addr, &fam = e.family;
+  const uint16_t port = e.port;
+  const size_t msg = parse_sizes(msg_s).at(0);
+  uint64_t bytes = 0;
+  if (!bytes_s.empty()) {
+    std::string v = bytes_s;
+    uint64_t mult = 1;
+    const char unit = v.back();
+    if (unit == 'G' || unit == 'g') mult = 1ULL << 30;
+    else if (unit == 'M' || unit == 'm') mult = 1ULL << 20;
+    else if (unit == 'K' || unit == 'k') mult = 1ULL << 10;
+    if (mult != 1) v.pop_back();
+    bytes = std::stoull(v) * mult;
   }
-  if (server == !host.empty() || conns < 1 || msg == 0) usage();
+  if (msg == 0) {
+    std::fprintf(stderr, "ntb_stream_bench: --msg must be at least 1 byte\n");
+    return 2;
+  }
   try {
     int family = family_from(fam);
     if (server) {
