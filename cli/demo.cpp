@@ -206,7 +206,7 @@ int modelled_pingpong(const std::string& out_dir) {
     std::printf("modelled-time ping-pong failed (status %d); logs in %s\n", rc, out.c_str());
     return 1;
   }
-  std::printf("\naf_ntb ping-pong, 64 B, p50 (%s/modelled.json)\n\n", out_dir.c_str());
+  std::printf("\naf_ntb ping-pong, 64 B, p50 (%s/modelled.json)\n\n", out.c_str());
   std::printf("  %-40s %10.1f us\n", "host wall clock, TCG guests (Part 3)", s.value("rtt64_p50_us_ntb", 0.0));
   std::printf("  %-40s %10.2f us\n", "modelled time, Gen3 x8 cable", f.value("rtt64_us_modelled_gen3x8", 0.0));
   std::printf("  %-40s %10.2f us\n", "modelled time, Gen1 x1 cable", f.value("rtt64_us_modelled_gen1x1", 0.0));
