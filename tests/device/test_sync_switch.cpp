@@ -309,6 +309,18 @@ class SyncSwitchTest : public ::testing::Test {
     return g;
   }
 
+  /// The switch in `timing`, both nodes started, node1 parked at its first
+  /// grant and parking at every grant from then on: node0 is the node a test
+  /// drives. The two first grants; empty if the start failed.
+  std::vector<nl_grant> node1_on_autopilot(const std::string& timing, FakeNode& a, FakeNode& b) {
+    start(timing);
+    std::vector<nl_grant> g = start_both(a, b);
+    if (g.size() != 2) return {};
+    autopilot(b);
+    if (!b.park(g[1].until, g[1].until)) return {};
+    return g;
+  }
+
   /// Lets `n` park at every grant from now on.
   static void autopilot(FakeNode& n, uint64_t stop_at = kNever) {
     n.auto_park = true;
@@ -393,12 +405,9 @@ TEST_F(SyncSwitchTest, QuantumGrantsWholeQuanta) {
 // (b) A node that parks beyond its grant is closed (both its links), with a
 // log line; the other node runs on alone.
 TEST_F(SyncSwitchTest, ParkBeyondGrantClosesTheNode) {
-  start(kExact);
   FakeNode a("node0"), b("node1");
-  const auto g = start_both(a, b);
-  ASSERT_EQ(g.size(), 2u);
-  autopilot(b);
-  ASSERT_TRUE(b.park(g[1].until, g[1].until));
+  const auto g = node1_on_autopilot(kExact, a, b);
+  ASSERT_EQ(g.size(), 2u) << log();
   ASSERT_TRUE(a.park(g[0].until + 1, g[0].until + 1));
   ASSERT_TRUE(wait_until([&] { return a.closed(); })) << "node0 still connected\n" << log();
   EXPECT_NE(log().find("beyond its grant"), std::string::npos) << log();
@@ -416,12 +425,9 @@ TEST_F(SyncSwitchTest, ParkBeyondGrantClosesTheNode) {
 // time the data arrives (after the request), then a GRANT whose sent[] counts
 // are what the node's links have delivered, this GRANT included.
 TEST_F(SyncSwitchTest, RegisterReadCompletesLaterThenGrant) {
-  start(kExact);
   FakeNode a("node0"), b("node1");
-  const auto g = start_both(a, b);
-  ASSERT_EQ(g.size(), 2u);
-  autopilot(b);
-  ASSERT_TRUE(b.park(g[1].until, g[1].until));
+  const auto g = node1_on_autopilot(kExact, a, b);
+  ASSERT_EQ(g.size(), 2u) << log();
   const auto ge = enable_bar0(a, 10);
   ASSERT_TRUE(ge) << log();
   const uint64_t t = 10 + (ge->until - 10) / 2;
@@ -455,12 +461,9 @@ TEST_F(SyncSwitchTest, RegisterReadCompletesLaterThenGrant) {
 // (c, DMA link) A read on the node's other link: its COMPLETION comes there,
 // and the GRANT on the clock link counts it in sent[NL_FN_DMA].
 TEST_F(SyncSwitchTest, ReadOnTheDmaLinkIsCountedInTheGrant) {
-  start(kExact);
   FakeNode a("node0"), b("node1");
-  const auto g = start_both(a, b);
-  ASSERT_EQ(g.size(), 2u);
-  autopilot(b);
-  ASSERT_TRUE(b.park(g[1].until, g[1].until));
+  const auto g = node1_on_autopilot(kExact, a, b);
+  ASSERT_EQ(g.size(), 2u) << log();
   ASSERT_TRUE(a.cfg_read(NL_FN_DMA, 3, 0x00, 10));
   auto c = expect(a, NL_FN_DMA, NL_COMPLETION);
   ASSERT_TRUE(c) << log();
@@ -476,12 +479,9 @@ TEST_F(SyncSwitchTest, ReadOnTheDmaLinkIsCountedInTheGrant) {
 // a doorbell the node rings on itself arrives as an IRQ at its modelled time,
 // once the node has parked there, before the grant that lets it run on.
 TEST_F(SyncSwitchTest, RegisterWritesCompleteAndDoorbellIrqIsOnTime) {
-  start(kExact);
   FakeNode a("node0"), b("node1");
-  const auto g = start_both(a, b);
-  ASSERT_EQ(g.size(), 2u);
-  autopilot(b);
-  ASSERT_TRUE(b.park(g[1].until, g[1].until));
+  const auto g = node1_on_autopilot(kExact, a, b);
+  ASSERT_EQ(g.size(), 2u) << log();
   uint64_t now = 5;
   ASSERT_TRUE(enable_bar0(a, now)) << log();
   auto write = [&](uint64_t off, uint32_t v) -> std::optional<nl_grant> {
@@ -536,12 +536,9 @@ TEST_F(SyncSwitchTest, RegisterWritesCompleteAndDoorbellIrqIsOnTime) {
 // (e) A request at a time before the node's own present (its last park)
 // closes the node; the other runs on.
 TEST_F(SyncSwitchTest, RequestInItsOwnPastClosesTheNode) {
-  start(kExact);
   FakeNode a("node0"), b("node1");
-  const auto g = start_both(a, b);
-  ASSERT_EQ(g.size(), 2u);
-  autopilot(b);
-  ASSERT_TRUE(b.park(g[1].until, g[1].until));
+  const auto g = node1_on_autopilot(kExact, a, b);
+  ASSERT_EQ(g.size(), 2u) << log();
   ASSERT_TRUE(a.park(g[0].until, g[0].until));
   auto g2 = expect(a, NL_FN_NT, NL_GRANT);
   ASSERT_TRUE(g2) << log();
@@ -592,12 +589,9 @@ TEST_F(SyncSwitchTest, SetupReadsBeforeStartOnlyThenNodeSeqZeroCloses) {
 }
 
 TEST_F(SyncSwitchTest, SetupStyleReadAfterStartCloses) {
-  start(kExact);
   FakeNode a("node0"), b("node1");
-  const auto g = start_both(a, b);
-  ASSERT_EQ(g.size(), 2u);
-  autopilot(b);
-  ASSERT_TRUE(b.park(g[1].until, g[1].until));
+  const auto g = node1_on_autopilot(kExact, a, b);
+  ASSERT_EQ(g.size(), 2u) << log();
   ASSERT_TRUE(a.cfg_read(NL_FN_NT, 1, 0x00, 10, false));  // node_seq 0 once started
   ASSERT_TRUE(wait_until([&] { return a.closed(); })) << log();
   EXPECT_TRUE(a.link[NL_FN_NT].in.empty()) << "answered";
@@ -609,12 +603,9 @@ TEST_F(SyncSwitchTest, SetupStyleReadAfterStartCloses) {
 // (node_seq 2, NT link) arrives after a config read (node_seq 3, DMA link):
 // taken the other way round, the write would come from a blocked node.
 TEST_F(SyncSwitchTest, MessagesAreTakenInNodeSeqOrder) {
-  start(kExact);
   FakeNode a("node0"), b("node1");
-  const auto g = start_both(a, b);
-  ASSERT_EQ(g.size(), 2u);
-  autopilot(b);
-  ASSERT_TRUE(b.park(g[1].until, g[1].until));
+  const auto g = node1_on_autopilot(kExact, a, b);
+  ASSERT_EQ(g.size(), 2u) << log();
   ASSERT_TRUE(enable_bar0(a, 5)) << log();
   const uint32_t first = a.node_seq + 1, second = a.node_seq + 2;
   a.node_seq += 2;
@@ -640,12 +631,9 @@ TEST_F(SyncSwitchTest, MessagesAreTakenInNodeSeqOrder) {
 // Other violations: PARK on the DMA link, a repeated node_seq, a posted
 // CFG_WRITE on a synchronized link.
 TEST_F(SyncSwitchTest, OtherViolationsClose) {
-  start(kExact);
   FakeNode a("node0"), b("node1");
-  const auto g = start_both(a, b);
-  ASSERT_EQ(g.size(), 2u);
-  autopilot(b);
-  ASSERT_TRUE(b.park(g[1].until, g[1].until));
+  const auto g = node1_on_autopilot(kExact, a, b);
+  ASSERT_EQ(g.size(), 2u) << log();
   // PARK on the DMA link: that link goes (the node keeps its clock link).
   ASSERT_TRUE(a.send(NL_FN_DMA, NL_PARK, 0, 5, bytes_of(nl_park{5})));
   ASSERT_TRUE(wait_until([&] { return a.link[NL_FN_DMA].eof; })) << log();
@@ -657,12 +645,9 @@ TEST_F(SyncSwitchTest, OtherViolationsClose) {
 }
 
 TEST_F(SyncSwitchTest, RepeatedNodeSeqCloses) {
-  start(kExact);
   FakeNode a("node0"), b("node1");
-  const auto g = start_both(a, b);
-  ASSERT_EQ(g.size(), 2u);
-  autopilot(b);
-  ASSERT_TRUE(b.park(g[1].until, g[1].until));
+  const auto g = node1_on_autopilot(kExact, a, b);
+  ASSERT_EQ(g.size(), 2u) << log();
   ASSERT_TRUE(a.send(NL_FN_NT, NL_PARK, 0, g[0].until, bytes_of(nl_park{g[0].until}), true, a.node_seq));
   ASSERT_TRUE(wait_until([&] { return a.closed(); })) << log();
   EXPECT_NE(log().find("repeated or too far ahead"), std::string::npos) << log();
