@@ -51,9 +51,7 @@ class Channel {
   bool ok() const { return fd_ >= 0; }
 
   bool send(char type, uint32_t id, const std::string& payload = {}) {
-    FrameHeader h{{'N', 'T'}, 1, uint8_t(type), id, uint32_t(payload.size())};
-    std::string buf(reinterpret_cast<const char*>(&h), sizeof h);
-    buf += payload;
+    const std::string buf = wire::frame(type, id, payload);
     size_t off = 0;
     while (off < buf.size()) {
       ssize_t w = ::send(fd_, buf.data() + off, buf.size() - off, MSG_NOSIGNAL);
@@ -66,19 +64,11 @@ class Channel {
   /// Next frame for `id` (others dropped) before the deadline. 0 on timeout, -1 on error.
   int recv(uint32_t id, Clock::time_point deadline, char& type, std::string& payload) {
     for (;;) {
-      while (buf_.size() >= sizeof(FrameHeader)) {
-        FrameHeader h;
-        std::memcpy(&h, buf_.data(), sizeof h);
-        if (h.magic[0] != 'N' || h.magic[1] != 'T' || h.version != 1 || h.len > kMaxFrame) {
-          buf_.erase(0, 1);  // resynchronize: stale bytes from an earlier connection
-          continue;
-        }
-        if (buf_.size() < sizeof h + h.len) break;
-        std::string p = buf_.substr(sizeof h, h.len);
-        buf_.erase(0, sizeof h + h.len);
-        if (h.id != id) continue;
-        type = char(h.type);
-        payload = std::move(p);
+      wire::Frame f;
+      while (wire::take_frame(buf_, f)) {
+        if (f.id != id) continue;
+        type = f.type;
+        payload = std::move(f.payload);
         return 1;
       }
       int left = int(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
@@ -112,6 +102,69 @@ Clock::time_point after(double s) {
 
 }  // namespace
 
+namespace wire {
+
+std::string frame(char type, uint32_t id, const std::string& payload) {
+  FrameHeader h{{'N', 'T'}, 1, uint8_t(type), id, uint32_t(payload.size())};
+  return std::string(reinterpret_cast<const char*>(&h), sizeof h) + payload;
+}
+
+std::string run_payload(const std::string& command, double timeout_s, uint32_t flags) {
+  const std::vector<std::string> argv = {"/bin/sh", "-c", command};
+  std::string payload;
+  auto put32 = [&](uint32_t v) { payload.append(reinterpret_cast<const char*>(&v), 4); };
+  put32(uint32_t(timeout_s * 1000));
+  put32(flags);
+  put32(uint32_t(argv.size()));
+  put32(0);  // no stdin
+  for (const auto& a : argv) payload += a + std::string(1, '\0');
+  return payload;
+}
+
+bool take_frame(std::string& buf, Frame& f) {
+  while (buf.size() >= sizeof(FrameHeader)) {
+    FrameHeader h;
+    std::memcpy(&h, buf.data(), sizeof h);
+    if (h.magic[0] != 'N' || h.magic[1] != 'T' || h.version != 1 || h.len > kMaxFrame) {
+      buf.erase(0, 1);  // resynchronize: stale bytes from an earlier connection
+      continue;
+    }
+    if (buf.size() < sizeof h + h.len) return false;
+    f.type = char(h.type);
+    f.id = h.id;
+    f.payload = buf.substr(sizeof h, h.len);
+    buf.erase(0, sizeof h + h.len);
+    return true;
+  }
+  return false;
+}
+
+bool add_to_result(CommandResult& r, const Frame& f) {
+  const std::string& data = f.payload;
+  if (f.type == 'O' && r.out.size() < kMaxCapture) r.out += data.substr(0, kMaxCapture - r.out.size());
+  else if (f.type == 'E' && r.err.size() < kMaxCapture) r.err += data.substr(0, kMaxCapture - r.err.size());
+  else if (f.type == 'X' && data.size() >= 8) {
+    int32_t status;
+    uint32_t flags;
+    std::memcpy(&status, data.data(), 4);
+    std::memcpy(&flags, data.data() + 4, 4);
+    r.status = status & 0xFF;
+    r.timed_out = flags & 1;
+    if (data.size() >= 24) {
+      std::memcpy(&r.guest_start_ns, data.data() + 8, 8);
+      std::memcpy(&r.guest_end_ns, data.data() + 16, 8);
+    }
+    return true;
+  } else if (f.type == 'F') {
+    r.channel_error = true;
+    r.err += "[ntblab] agent refused: " + data;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace wire
+
 std::string AgentClient::wait_ready(double timeout_s) {
   auto deadline = after(timeout_s);
   while (Clock::now() < deadline && !InterruptGuard::interrupted() && !stopped()) {
@@ -144,16 +197,8 @@ CommandResult AgentClient::run(const std::string& command, double timeout_s, boo
     res.err = "cannot connect to the guest agent at " + path_;
     return res;
   }
-  const std::vector<std::string> argv = {"/bin/sh", "-c", command};
-  std::string payload;
-  auto put32 = [&](uint32_t v) { payload.append(reinterpret_cast<const char*>(&v), 4); };
-  put32(uint32_t(timeout_s * 1000));
-  put32(in_initramfs ? 1 : 0);  // flags bit 0: not in the host-root chroot
-  put32(uint32_t(argv.size()));
-  put32(0);  // no stdin
-  for (const auto& a : argv) payload += a + std::string(1, '\0');
   uint32_t id = new_id();
-  if (!ch.send('R', id, payload)) {
+  if (!ch.send('R', id, wire::run_payload(command, timeout_s, in_initramfs ? wire::kRunInInitramfs : 0))) {
     res.channel_error = true;
     res.err = "guest agent connection failed";
     return res;
@@ -161,9 +206,8 @@ CommandResult AgentClient::run(const std::string& command, double timeout_s, boo
   // The agent enforces the timeout; the margin covers the channel.
   auto deadline = after(timeout_s + 30);
   for (;;) {
-    char type;
-    std::string data;
-    int r = ch.recv(id, deadline, type, data);
+    wire::Frame f{0, id, {}};
+    int r = ch.recv(id, deadline, f.type, f.payload);
     if (r <= 0) {
       res.channel_error = true;
       res.err += r == 0       ? "\n[ntblab] no answer from the guest agent"
@@ -171,21 +215,7 @@ CommandResult AgentClient::run(const std::string& command, double timeout_s, boo
                              : "\n[ntblab] guest agent connection lost";
       break;
     }
-    if (type == 'O' && res.out.size() < kMaxCapture) res.out += data.substr(0, kMaxCapture - res.out.size());
-    else if (type == 'E' && res.err.size() < kMaxCapture) res.err += data.substr(0, kMaxCapture - res.err.size());
-    else if (type == 'X' && data.size() >= 8) {
-      int32_t status;
-      uint32_t flags;
-      std::memcpy(&status, data.data(), 4);
-      std::memcpy(&flags, data.data() + 4, 4);
-      res.status = status & 0xFF;
-      res.timed_out = flags & 1;
-      break;
-    } else if (type == 'F') {
-      res.channel_error = true;
-      res.err += "[ntblab] agent refused: " + data;
-      break;
-    }
+    if (wire::add_to_result(res, f)) break;
   }
   res.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return res;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -122,8 +123,10 @@ LabRun::LabRun(const Scenario& s, const LabPaths& paths, const RunOptions& opts)
       node.ctl_sockets.push_back(scenario::control_socket(sock_dir_, n.name, unsigned(j)));
     node.busy.assign(agents, false);
     node.console_log = log_dir_ + "/" + n.name + ".console.log";
+    if (s_.batch.enabled) node.batch_log = log_dir_ + "/" + n.name + ".batch.log";
     nodes_.push_back(std::move(node));
   }
+  initrd_ = paths_.image + "/initramfs.cpio.gz";
 }
 
 LabRun::~LabRun() {
@@ -150,8 +153,10 @@ std::vector<std::string> LabRun::qemu_args(size_t i) const {
   const std::string kernel = fs::exists(paths_.image + "/vmlinux") ? "/vmlinux" : "/vmlinuz";
   char mac[32];
   std::snprintf(mac, sizeof mac, "52:54:00:4e:54:%02x", unsigned(i + 1));
-  std::string cmdline = "console=ttyS0 quiet panic=-1 ntblab.name=" + n.name + " ntblab.ip=" + n.ip;
-  if (!paths_.modroot.empty()) cmdline += " ntblab.modroot=" + paths_.modroot;
+  std::string cmdline = "console=ttyS0 quiet panic=-1 ntblab.name=" + n.name;
+  if (s_.batch.enabled) cmdline += " ntblab.batch=/batch/" + n.name + ".req";
+  else cmdline += " ntblab.ip=" + n.ip;
+  if (!paths_.modroot.empty() && !s_.batch.enabled) cmdline += " ntblab.modroot=" + paths_.modroot;
   if (s_.timing.modelled()) {
     // Modelled time (docs/modelled-time.md): the TSC counts the guest's
     // virtual ns, so clock_gettime() reads modelled time to the nanosecond.
@@ -165,15 +170,23 @@ std::vector<std::string> LabRun::qemu_args(size_t i) const {
       "-accel", s_.accel, "-cpu", kGuestCpu, "-smp", std::to_string(n.cpus), "-m", mem,
       "-object", "memory-backend-memfd,id=mem,size=" + mem + ",share=on",
       "-machine", "q35,memory-backend=mem",
-      "-kernel", paths_.image + kernel, "-initrd", paths_.image + "/initramfs.cpio.gz",
+      "-kernel", paths_.image + kernel, "-initrd", initrd_,
       "-append", cmdline,
       "-serial", "file:" + nodes_[i].console_log,
-      "-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
-      "-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
-      "-chardev", "socket,id=ctl,path=" + nodes_[i].ctl_socket + ",server=on,wait=off",
-      "-device", "virtio-serial-pci,id=vser",
-      "-device", "virtserialport,bus=vser.0,chardev=ctl,name=org.ntblab.ctl",
   };
+  if (s_.batch.enabled) {
+    // Batch mode: the agent answers on the second serial line; no device
+    // brings the host into the guest (no 9p, virtio-serial or NIC).
+    args.insert(args.end(), {"-serial", "file:" + nodes_[i].batch_log});
+  } else {
+    args.insert(args.end(), {
+        "-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
+        "-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
+        "-chardev", "socket,id=ctl,path=" + nodes_[i].ctl_socket + ",server=on,wait=off",
+        "-device", "virtio-serial-pci,id=vser",
+        "-device", "virtserialport,bus=vser.0,chardev=ctl,name=org.ntblab.ctl",
+    });
+  }
   if (s_.timing.modelled()) {
     // The guest's clock counts executed instructions (2^shift ns each) and
     // jumps over idle stretches (sleep=off); random numbers and the RTC
@@ -193,11 +206,12 @@ std::vector<std::string> LabRun::qemu_args(size_t i) const {
                                             ",slot=" + std::to_string(slot),
                              "-device", "pex8749-" + fn + ",bus=" + rp + ",node=" + n.name + ",socket=" + link.path});
   }
-  args.insert(args.end(), {
-      // TCP/IP baseline: virtio-net into the switch process's Ethernet hub.
-      "-netdev", "stream,id=net0,server=off,addr.type=unix,addr.path=" + scenario::eth_socket(sock_dir_),
-      "-device", std::string("virtio-net-pci,netdev=net0,romfile=,mac=") + mac,
-  });
+  if (!s_.batch.enabled)
+    args.insert(args.end(), {
+        // TCP/IP baseline: virtio-net into the switch process's Ethernet hub.
+        "-netdev", "stream,id=net0,server=off,addr.type=unix,addr.path=" + scenario::eth_socket(sock_dir_),
+        "-device", std::string("virtio-net-pci,netdev=net0,romfile=,mac=") + mac,
+    });
   // More control ports for steps that run at once on this node (start_agents).
   for (size_t j = 1; j < nodes_[i].ctl_sockets.size(); ++j) {
     const std::string id = "ctl" + std::to_string(j);
@@ -239,6 +253,9 @@ std::string LabRun::check_processes() {
   }
   for (Node& n : nodes_)
     if (!n.qemu.running()) {
+      // In batch mode a guest powers off when its steps end (wait_batch
+      // checks that they did): QEMU exits with status 0.
+      if (s_.batch.enabled && n.qemu.status() == 0) continue;
       record("qemu", n.name, n.qemu);
       if (!msg.empty()) continue;
       std::string log = read_file(log_dir_ + "/" + n.name + ".qemu.log");
@@ -261,6 +278,7 @@ void LabRun::boot() {
   auto t0 = Clock::now();
   for (const std::string& p : {paths_.qemu, paths_.image + "/initramfs.cpio.gz"})
     if (!fs::exists(p)) throw std::runtime_error("missing " + p + " (./ntblab builds it)");
+  if (s_.batch.enabled) prepare_batch();
 
   progress("starting the switch process (" + s_.topology + ", " + std::to_string(s_.nodes.size()) + " nodes)");
   // Scheduling on a small machine: the guests' vCPUs may spin (polling), the
@@ -285,7 +303,9 @@ void LabRun::boot() {
     write_file_atomic(log_dir_ + "/" + n.name + ".qemu.cmdline", cmdline + "\n");
     n.qemu = ChildProcess::spawn(args, "", log_dir_ + "/" + n.name + ".qemu.log");
   }
-  progress("booting " + std::to_string(nodes_.size()) + " guests (" + s_.accel + ")");
+  progress("booting " + std::to_string(nodes_.size()) + " guests (" + s_.accel +
+           (s_.batch.enabled ? ", batch mode)" : ")"));
+  if (s_.batch.enabled) return;  // wait_batch() follows them
 
   // Wait for every agent, in parallel; stop early if a QEMU dies.
   const double timeout = double(s_.boot_timeout_ps) / 1e12;
@@ -334,16 +354,126 @@ void LabRun::boot() {
   if (vcpus < int(nodes_.size())) progress("note: could not lower the vCPU threads' priority");
 }
 
+std::vector<batch::NodeLog> LabRun::wait_batch() {
+  auto t0 = Clock::now();
+  // Wall-clock budget: the boot's plus every step's timeout on the busiest
+  // node (the guest enforces the timeouts in its own time; this is the
+  // host's guard against a run that never ends).
+  uint64_t most_ps = 0;
+  for (const Node& n : nodes_) {
+    uint64_t sum = 0;
+    for (const StepSpec& st : s_.steps)
+      for (const std::string& on : st.on) sum += on == n.name ? st.timeout_ps : 0;
+    most_ps = std::max(most_ps, sum);
+  }
+  const double budget = double(s_.boot_timeout_ps + most_ps) / 1e12 + 30;
+  std::vector<batch::NodeLog> logs(nodes_.size());
+  std::vector<std::set<uint32_t>> shown(nodes_.size());
+  for (;;) {
+    if (InterruptGuard::interrupted()) throw std::runtime_error("interrupted");
+    // Read the logs before looking at the processes: a guest that powered
+    // off has written its last answer by the time its QEMU is gone.
+    bool running = false;
+    for (Node& n : nodes_) running = running || n.qemu.running();
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      logs[i] = batch::parse_log(read_file(nodes_[i].batch_log, SIZE_MAX));
+      if (nodes_[i].ready_s < 0 && !logs[i].info.empty()) {
+        nodes_[i].ready_s = since(t0);
+        nodes_[i].agent_info = logs[i].info;
+        boot_s_ = std::max(boot_s_, nodes_[i].ready_s);
+      }
+      for (const auto& [id, r] : logs[i].finished) {
+        if (!shown[i].insert(id).second || id == batch::kPingId || id > s_.steps.size()) continue;
+        const StepSpec& st = s_.steps[id - 1];
+        const bool ok = !r.timed_out && !r.channel_error && (!st.expect || r.status == *st.expect);
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "%s (guest clock %.6f s)", ok ? "ok" : "FAILED",
+                      double(r.guest_end_ns - r.guest_start_ns) / 1e9);
+        const std::string line = "step " + std::to_string(id) + "/" + std::to_string(s_.steps.size()) + " [" +
+                                 nodes_[i].name + "] " + st.name + ": " + buf;
+        if (ok) progress(line);
+        else print_error(line);
+      }
+    }
+    check_alive();  // the switch, or a QEMU that did not end by powering off
+    if (!running) break;
+    if (since(t0) > budget) {
+      std::string which;
+      for (Node& n : nodes_)
+        if (n.qemu.running()) which += (which.empty() ? "" : ", ") + n.name;
+      throw std::runtime_error("batch: " + which + " still running after " + std::to_string(int(budget)) +
+                               " s (boot_timeout plus the steps' timeouts); console logs in " + log_dir_);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return logs;
+}
+
+std::string LabRun::step_env(size_t i) const {
+  // Every command knows where the lab's sources are (the host's / is visible
+  // read-only in the guest; in batch mode the files it needs are at the same
+  // paths) and which node it runs on.
+  return "export NTBLAB_ROOT='" + paths_.root + "' NTBLAB_NODE='" + nodes_[i].name +
+         "' NTBLAB_NODE_INDEX=" + std::to_string(i) + " NTBLAB_NODES=" + std::to_string(nodes_.size()) +
+         " NTBLAB_TOPOLOGY=" + s_.topology + " NTBLAB_KREL='" + paths_.krel +
+         "' NTBLAB_TIMING=" + scenario::to_string(s_.timing.mode) + "; ";
+}
+
+void LabRun::prepare_batch() {
+  batch::Cpio cpio;
+  auto file = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("batch: cannot read " + path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  // A program at its own path, with its libraries at theirs (ldd).
+  auto add = [&](const std::string& path) {
+    if (cpio.has(path)) return;
+    const fs::perms p = fs::status(path).permissions();
+    cpio.add_file(path, file(path), unsigned(p) & 0777);
+    for (const std::string& lib : batch::libraries_of(path))
+      if (!cpio.has(lib)) cpio.add_file(lib, file(lib), 0755);
+  };
+  for (const std::string& f : s_.batch.files) {
+    const std::string path = f.front() == '/' ? f : paths_.root + "/" + f;
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) {
+      std::vector<std::string> all;
+      for (const auto& e : fs::recursive_directory_iterator(path, ec))
+        if (e.is_regular_file()) all.push_back(e.path().string());
+      std::sort(all.begin(), all.end());  // the same archive every time
+      for (const std::string& x : all) add(x);
+    } else if (fs::is_regular_file(path, ec)) {
+      add(path);
+    } else {
+      throw s_.error("batch.files", f + ": no such file or directory (" + path + ")");
+    }
+  }
+  // Modules: the lab's own and the scenario's, with their dependencies and
+  // the index busybox's modprobe reads.
+  if (paths_.modroot.empty() || paths_.krel.empty())
+    throw std::runtime_error("batch mode needs the guests' module tree (NTBLAB_MODROOT, NTBLAB_KREL)");
+  const std::string moddir = paths_.modroot + "/lib/modules/" + paths_.krel;
+  const std::string guestdir = "/lib/modules/" + paths_.krel;
+  for (const std::string& m : batch::module_closure(moddir, s_.batch.modules))
+    cpio.add_file(guestdir + "/" + m, file(moddir + "/" + m));
+  for (const char* idx : {"modules.dep", "modules.alias", "modules.symbols", "modules.builtin", "modules.softdep"})
+    if (fs::exists(moddir + "/" + idx)) cpio.add_file(guestdir + "/" + idx, file(moddir + "/" + idx));
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    cpio.add_file("/batch/" + nodes_[i].name + ".req", batch::node_requests(s_, i, step_env(i)));
+  // Linux unpacks concatenated archives, compressed or not, one after the
+  // other; each starts on a 4-byte boundary (zeros between are skipped).
+  std::string img = file(paths_.image + "/initramfs.cpio.gz");
+  img.append((4 - img.size() % 4) % 4, '\0');
+  img += cpio.finish();
+  initrd_ = sock_dir_ + "/initramfs-batch.img";
+  write_file_atomic(initrd_, img);
+}
+
 CommandResult LabRun::exec(const std::string& node, const std::string& command, double timeout_s) {
   int i = s_.node_index(node);
   if (i < 0) throw std::runtime_error("no node named " + node);
-  // Every command knows where the lab's sources are (the host's / is visible
-  // read-only in the guest) and which node it runs on.
-  const std::string env = "export NTBLAB_ROOT='" + paths_.root + "' NTBLAB_NODE='" + node +
-                          "' NTBLAB_NODE_INDEX=" + std::to_string(i) +
-                          " NTBLAB_NODES=" + std::to_string(nodes_.size()) +
-                          " NTBLAB_TOPOLOGY=" + s_.topology + " NTBLAB_KREL='" + paths_.krel +
-                          "' NTBLAB_TIMING=" + scenario::to_string(s_.timing.mode) + "; ";
+  const std::string env = step_env(size_t(i));
   Node& n = nodes_[size_t(i)];
   size_t agent = 0;
   {
@@ -373,7 +503,7 @@ void LabRun::shutdown() {
   // the switch, which writes its statistics when it stops.
   std::vector<std::future<bool>> offs;
   for (Node& n : nodes_)
-    if (n.qemu.running())
+    if (n.qemu.running() && !s_.batch.enabled)
       offs.push_back(std::async(std::launch::async, [&n] { return AgentClient(n.ctl_socket).poweroff(2.0); }));
   for (auto& f : offs) f.wait();
   auto deadline = Clock::now() + std::chrono::seconds(3);
@@ -400,6 +530,8 @@ json LabRun::node_info() const {
     a.push_back({{"name", n.name}, {"ready_s", n.ready_s}, {"agent", n.agent_info},
                  {"kernel_release", n.agent_info.empty() ? json() : json(kernel_release_of(n.agent_info))},
                  {"console_log", n.console_log}});
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (!nodes_[i].batch_log.empty()) a[i]["batch_log"] = nodes_[i].batch_log;
   return a;
 }
 
@@ -415,11 +547,52 @@ struct StepRun {
   }
 };
 
+/// The step's times on the guest's own clock (modelled time in modelled modes).
+json guest_times(const CommandResult& r) {
+  if (r.guest_end_ns == 0) return json::object();
+  return {{"guest_start_ns", r.guest_start_ns}, {"guest_end_ns", r.guest_end_ns},
+          {"guest_seconds", double(r.guest_end_ns - r.guest_start_ns) / 1e9}};
+}
+
 json step_json(const StepRun& r) {
-  return {{"name", r.spec->name}, {"node", r.node}, {"command", r.spec->run},
+  json j = {{"name", r.spec->name}, {"node", r.node}, {"command", r.spec->run},
           {"status", r.result.status}, {"expect", r.spec->expect ? json(*r.spec->expect) : json("any")},
           {"ok", r.ok()}, {"timed_out", r.result.timed_out}, {"seconds", r.result.seconds},
           {"stdout", r.result.out}, {"stderr", r.result.err}, {"line", r.spec->line}};
+  j.update(guest_times(r.result));
+  return j;
+}
+
+/// Batch mode: each node's steps from its log, in scenario order. Throws
+/// (after adding what ran to `steps`) when a node stopped before its batch
+/// ended; returns whether every step passed.
+bool batch_steps(const Scenario& s, const std::vector<batch::NodeLog>& logs, const LabRun& lab, json& steps) {
+  bool all_ok = true;
+  for (size_t k = 0; k < s.steps.size(); ++k)
+    for (const std::string& node : s.steps[k].on) {
+      const batch::NodeLog& log = logs[size_t(s.node_index(node))];
+      StepRun r{&s.steps[k], node, {}};
+      auto it = log.finished.find(batch::step_id(k));
+      if (it != log.finished.end()) {
+        r.result = it->second;
+      } else if (log.running == batch::step_id(k)) {
+        r.result.channel_error = true;
+        r.result.err = "[ntblab] the guest stopped during this step";
+      } else {
+        continue;  // not run: an earlier step of this node failed
+      }
+      json j = step_json(r);
+      j["seconds"] = nullptr;  // batch mode has no host time per step
+      steps.push_back(j);
+      all_ok = all_ok && r.ok();
+    }
+  for (size_t i = 0; i < logs.size(); ++i)
+    if (!logs[i].done) {
+      const json info = lab.node_info()[i];
+      throw std::runtime_error(s.nodes[i].name + ": the guest stopped before its batch ended; see " +
+                               info["console_log"].get<std::string>());
+    }
+  return all_ok;
 }
 
 /// The leaf steps of one scenario step, each with the node it runs on.
@@ -431,6 +604,59 @@ std::vector<StepRun> expand(const StepSpec& st) {
   if (st.parallel.empty()) add(st);
   for (const StepSpec& leaf : st.parallel) add(leaf);
   return runs;
+}
+
+/// Agent mode: run the steps in order through the agents, each step's
+/// commands at once; stop at the first step that fails. Returns whether
+/// every step passed.
+bool agent_steps(const Scenario& s, LabRun& cluster, json& steps) {
+  char buf[96];
+  bool all_ok = true;
+  for (size_t k = 0; k < s.steps.size() && all_ok; ++k) {
+    if (InterruptGuard::interrupted()) throw std::runtime_error("interrupted");
+    std::vector<StepRun> runs = expand(s.steps[k]);
+    std::vector<std::future<CommandResult>> fut;
+    for (StepRun& r : runs)
+      fut.push_back(std::async(std::launch::async, [&cluster, &r] {
+        return cluster.exec(r.node, r.spec->run, double(r.spec->timeout_ps) / 1e12);
+      }));
+    // Collect them as they finish; meanwhile watch the switch and the
+    // QEMUs: when one dies, the steps still waiting give up.
+    std::vector<bool> got(runs.size(), false);
+    for (size_t left = runs.size(); left > 0;) {
+      for (size_t j = 0; j < runs.size(); ++j) {
+        if (got[j] || fut[j].wait_for(std::chrono::milliseconds(left > 1 ? 20 : 100)) != std::future_status::ready)
+          continue;
+        got[j] = true;
+        --left;
+        runs[j].result = fut[j].get();
+        std::snprintf(buf, sizeof buf, "%s (%.1f s)", runs[j].ok() ? "ok" : "FAILED", runs[j].result.seconds);
+        const std::string line = "step " + std::to_string(k + 1) + "/" + std::to_string(s.steps.size()) +
+                                 " [" + runs[j].node + "] " + runs[j].spec->name + ": " + buf;
+        if (runs[j].ok()) cluster.progress(line);
+        else print_error(line);
+        if (!runs[j].ok()) {
+          all_ok = false;
+          std::string why = runs[j].result.timed_out ? "timed out"
+                            : runs[j].result.channel_error
+                                ? "control channel error"
+                                : "exit status " + std::to_string(runs[j].result.status);
+          print_error("  " + why + "; stderr:\n" + tail_lines(runs[j].result.err, 10) +
+                      "  stdout:\n" + tail_lines(runs[j].result.out, 10));
+        }
+      }
+      cluster.check_processes();
+    }
+    for (const StepRun& r : runs) steps.push_back(step_json(r));
+    // A lost agent connection may be a QEMU dying: give its exit a moment to show.
+    bool lost = false;
+    for (const StepRun& r : runs) lost = lost || r.result.channel_error;
+    for (int t = 0; lost && t < 40 && cluster.check_processes().empty(); ++t)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const std::string dead = cluster.check_processes();
+    if (!dead.empty()) throw std::runtime_error(dead);
+  }
+  return all_ok;
 }
 
 }  // namespace
@@ -453,54 +679,16 @@ int run_scenario(const std::string& scenario_path, const RunOptions& opts) {
     LabRun cluster(s, LabPaths::from_environment(), opts);
     try {
       cluster.boot();
-      char buf[96];
-      std::snprintf(buf, sizeof buf, "all %zu guests ready in %.1f s", s.nodes.size(), cluster.boot_seconds());
-      cluster.progress(buf);
-      results["boot_s"] = cluster.boot_seconds();
-      bool all_ok = true;
-      for (size_t k = 0; k < s.steps.size() && all_ok; ++k) {
-        if (InterruptGuard::interrupted()) throw std::runtime_error("interrupted");
-        std::vector<StepRun> runs = expand(s.steps[k]);
-        std::vector<std::future<CommandResult>> fut;
-        for (StepRun& r : runs)
-          fut.push_back(std::async(std::launch::async, [&cluster, &r] {
-            return cluster.exec(r.node, r.spec->run, double(r.spec->timeout_ps) / 1e12);
-          }));
-        // Collect them as they finish; meanwhile watch the switch and the
-        // QEMUs: when one dies, the steps still waiting give up.
-        std::vector<bool> got(runs.size(), false);
-        for (size_t left = runs.size(); left > 0;) {
-          for (size_t j = 0; j < runs.size(); ++j) {
-            if (got[j] || fut[j].wait_for(std::chrono::milliseconds(left > 1 ? 20 : 100)) != std::future_status::ready)
-              continue;
-            got[j] = true;
-            --left;
-            runs[j].result = fut[j].get();
-            std::snprintf(buf, sizeof buf, "%s (%.1f s)", runs[j].ok() ? "ok" : "FAILED", runs[j].result.seconds);
-            const std::string line = "step " + std::to_string(k + 1) + "/" + std::to_string(s.steps.size()) +
-                                     " [" + runs[j].node + "] " + runs[j].spec->name + ": " + buf;
-            if (runs[j].ok()) cluster.progress(line);
-            else print_error(line);
-            if (!runs[j].ok()) {
-              all_ok = false;
-              std::string why = runs[j].result.timed_out ? "timed out"
-                                : runs[j].result.channel_error
-                                    ? "control channel error"
-                                    : "exit status " + std::to_string(runs[j].result.status);
-              print_error("  " + why + "; stderr:\n" + tail_lines(runs[j].result.err, 10) +
-                          "  stdout:\n" + tail_lines(runs[j].result.out, 10));
-            }
-          }
-          cluster.check_processes();
-        }
-        for (const StepRun& r : runs) steps.push_back(step_json(r));
-        // A lost agent connection may be a QEMU dying: give its exit a moment to show.
-        bool lost = false;
-        for (const StepRun& r : runs) lost = lost || r.result.channel_error;
-        for (int t = 0; lost && t < 40 && cluster.check_processes().empty(); ++t)
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        const std::string dead = cluster.check_processes();
-        if (!dead.empty()) throw std::runtime_error(dead);
+      bool all_ok;
+      if (s.batch.enabled) {
+        all_ok = batch_steps(s, cluster.wait_batch(), cluster, steps);
+        results["boot_s"] = cluster.boot_seconds();
+      } else {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "all %zu guests ready in %.1f s", s.nodes.size(), cluster.boot_seconds());
+        cluster.progress(buf);
+        results["boot_s"] = cluster.boot_seconds();
+        all_ok = agent_steps(s, cluster, steps);
       }
       if (InterruptGuard::interrupted()) throw std::runtime_error("interrupted");
       results["ok"] = all_ok;

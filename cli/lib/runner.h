@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "agent_client.h"
+#include "batch.h"
 #include "ntblab/scenario/scenario.h"
 #include "process.h"
 
@@ -51,8 +52,14 @@ class LabRun {
   LabRun(const LabRun&) = delete;
   LabRun& operator=(const LabRun&) = delete;
 
-  /// Start the switch and the nodes; wait for every agent. Throws on failure.
+  /// Start the switch and the nodes; wait for every agent (in batch mode:
+  /// only start them). Throws on failure.
   void boot();
+  /// Batch mode: wait until every node has run its steps and powered off
+  /// (or the wall-clock budget is spent), reporting steps as they end.
+  /// Returns each node's log. Throws when the switch dies, a guest stops
+  /// before its steps ended, the budget is spent, or on Ctrl-C.
+  std::vector<batch::NodeLog> wait_batch();
   /// Run a command on one node. Commands on one node run concurrently up to
   /// the node's number of agents (see start_agents); more wait for one.
   CommandResult exec(const std::string& node, const std::string& command, double timeout_s);
@@ -77,18 +84,24 @@ class LabRun {
     std::string console_log;
     std::vector<std::string> ctl_sockets;  ///< [0]: the init's agent; more for parallel steps
     std::vector<bool> busy;                ///< per agent: a command runs on it
+    std::string batch_log;                 ///< batch mode: the agent's answers (serial line 2)
     ChildProcess qemu;
     double ready_s = -1;
     std::string agent_info;
   };
   void start_agents();
   std::vector<std::string> qemu_args(size_t i) const;
+  /// The environment every step's command starts with (NTBLAB_ROOT, ...).
+  std::string step_env(size_t node) const;
+  /// Batch mode: the initramfs with the overlay (batch.h) in the run directory.
+  void prepare_batch();
   void check_alive();  ///< throws check_processes()'s message
 
   Scenario s_;
   LabPaths paths_;
   RunOptions opts_;
   std::string sock_dir_, log_dir_;
+  std::string initrd_;  ///< the guests' initramfs (batch mode: with the overlay)
   ChildProcess switch_;
   std::vector<Node> nodes_;
   double boot_s_ = 0;

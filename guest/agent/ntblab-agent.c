@@ -16,15 +16,24 @@
  *   'R' run        u32 timeout_ms (0: none), u32 flags, u32 argc,
  *                  u32 stdin_len, argc NUL-terminated strings, stdin bytes
  *                  flags bit 0: run in the initramfs, not in the chroot
+ *                  bit 1: batch: stop the batch unless the exit status is
+ *                  bits 8..15 (bit 2: any status will do) and no timeout
  *   'S' shutdown   answered by 'S', then the guest powers off
  * Guest -> host (same id as the request):
  *   'O' / 'E'      a chunk of the command's stdout / stderr
  *   'X' exit       i32 status (exit code, 128+signal, 124 timeout,
- *                  127 could not exec), u32 flags (bit 0: timed out)
+ *                  127 could not exec), u32 flags (bit 0: timed out),
+ *                  u64 start_ns, u64 end_ns (the guest's CLOCK_MONOTONIC)
  *   'F' failure    the request was malformed; payload is a message
  *
+ * Batch mode (-b FILE): the requests come from FILE (written by the runner
+ * into the initramfs) instead of the port, the answers go to the port (a
+ * serial line, set raw), and the guest powers off after the last request or
+ * the first failed checked step.  Nothing from the host reaches the guest
+ * while it runs: docs/modelled-time.md, "Batch mode".
+ *
  * Build: gcc -static -O2 -o ntblab-agent ntblab-agent.c
- * Usage: ntblab-agent [-p PORTNAME|/dev/PATH] [-r ROOT]
+ * Usage: ntblab-agent [-p PORTNAME|/dev/PATH] [-r ROOT] [-b REQUESTS]
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -42,6 +51,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +62,8 @@
 #define MAX_REQUEST     (64u << 20)     /* argv + stdin */
 #define CHUNK           65536
 #define FLAG_NOCHROOT   0x1u
+#define FLAG_CHECK      0x2u            /* batch: stop unless status matches */
+#define FLAG_ANY        0x4u            /* batch: any status matches */
 #define XFLAG_TIMEDOUT  0x1u
 /* After the command exits, keep forwarding output for this long if some
  * background process still holds its stdout/stderr open. */
@@ -71,12 +83,23 @@ static void put_u32(unsigned char *p, uint32_t v)
     p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24;
 }
 
-static int64_t now_ms(void)
+static uint64_t now_ns(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int64_t now_ms(void)
+{
+    return (int64_t)(now_ns() / 1000000u);
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    put_u32(p, (uint32_t)v);
+    put_u32(p + 4, (uint32_t)(v >> 32));
 }
 
 /* Send one frame.  Errors (host gone) are ignored: the host side discards
@@ -186,7 +209,11 @@ static void run_child(char **argv, uint32_t flags, int in_fd, int out_w,
     _exit(127);
 }
 
-static void do_run(uint32_t id, unsigned char *req, uint32_t len)
+/*
+ * Run one request; false when it was a checked batch step that failed (or
+ * the request was refused), so a batch stops there.
+ */
+static int do_run(uint32_t id, unsigned char *req, uint32_t len)
 {
     uint32_t timeout_ms, flags, argc, in_len, i, off = 16;
     char **argv;
@@ -195,12 +222,13 @@ static void do_run(uint32_t id, unsigned char *req, uint32_t len)
     int64_t deadline, linger_end = 0;
     ino_t out_ino, err_ino;
     pid_t pid;
-    unsigned char xbuf[8];
+    unsigned char xbuf[24];
+    uint64_t start_ns;
     static char chunk[CHUNK];
 
     if (len < 16) {
         send_frame('F', id, "short run request", 17);
-        return;
+        return 0;
     }
     timeout_ms = get_u32(req);
     flags = get_u32(req + 4);
@@ -208,7 +236,7 @@ static void do_run(uint32_t id, unsigned char *req, uint32_t len)
     in_len = get_u32(req + 12);
     if (argc == 0 || argc > 65536 || in_len > len - 16) {
         send_frame('F', id, "bad run header", 14);
-        return;
+        return 0;
     }
     argv = calloc(argc + 1, sizeof(*argv));
     for (i = 0; i < argc; i++) {
@@ -219,7 +247,7 @@ static void do_run(uint32_t id, unsigned char *req, uint32_t len)
         if (n == max) {
             free(argv);
             send_frame('F', id, "bad argv", 8);
-            return;
+            return 0;
         }
         argv[i] = s;
         off += (uint32_t)n + 1;
@@ -232,15 +260,16 @@ static void do_run(uint32_t id, unsigned char *req, uint32_t len)
             send_frame('F', id, "cannot buffer stdin", 19);
             if (in_fd >= 0)
                 close(in_fd);
-            return;
+            return 0;
         }
     }
     if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
         free(argv);
         send_frame('F', id, "pipe failed", 11);
-        return;
+        return 0;
     }
 
+    start_ns = now_ns();
     pid = fork();
     if (pid == 0)
         run_child(argv, flags, in_fd, out[1], err[1]);
@@ -253,7 +282,7 @@ static void do_run(uint32_t id, unsigned char *req, uint32_t len)
         close(out[0]);
         close(err[0]);
         send_frame('F', id, "fork failed", 11);
-        return;
+        return 0;
     }
 
     deadline = timeout_ms ? now_ms() + timeout_ms : 0;
@@ -314,7 +343,13 @@ static void do_run(uint32_t id, unsigned char *req, uint32_t len)
         status = 128 + WTERMSIG(status);
     put_u32(xbuf, (uint32_t)status);
     put_u32(xbuf + 4, xflags);
-    send_frame('X', id, xbuf, 8);
+    put_u64(xbuf + 8, start_ns);
+    put_u64(xbuf + 16, now_ns());
+    send_frame('X', id, xbuf, sizeof(xbuf));
+    if (!(flags & FLAG_CHECK))
+        return 1;
+    return !(xflags & XFLAG_TIMEDOUT) &&
+           ((flags & FLAG_ANY) || status == (int)((flags >> 8) & 0xff));
 }
 
 /* ---- port --------------------------------------------------------------- */
@@ -360,23 +395,65 @@ static void info_string(char *buf, size_t size)
              u.nodename);
 }
 
-int main(int argc, char **argv)
+/*
+ * Tell the modelled switch that this host powers off: the lab's leave marker
+ * (0x21657962 at offset 0xff0 of the NT function's config space; a lab-only
+ * register, docs/modelled-time.md "Leaving"). In modelled time the link then
+ * goes down at this instruction, not when QEMU exits.
+ */
+static void leave_marker(void)
 {
-    const char *port = "org.ntblab.ctl";
-    char path[300];
-    int opt, tries;
+    const char *dir = "/sys/bus/pci/devices";
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    unsigned char bye[4];
 
-    while ((opt = getopt(argc, argv, "p:r:")) != -1) {
-        switch (opt) {
-        case 'p': port = optarg; break;
-        case 'r': chroot_dir = optarg; break;
-        default:
-            fprintf(stderr, "usage: %s [-p PORTNAME|/dev/PATH] [-r ROOT]\n", argv[0]);
-            return 2;
+    put_u32(bye, 0x21657962u);
+    while (d && (e = readdir(d))) {
+        char path[512], id[16] = "";
+        int fd;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s/device", dir, e->d_name);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        if (read(fd, id, sizeof(id) - 1) < 0)
+            id[0] = 0;
+        close(fd);
+        if (strncmp(id, "0x87b0", 6) != 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s/config", dir, e->d_name);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            if (pwrite(fd, bye, sizeof(bye), 0xff0) != (ssize_t)sizeof(bye))
+                fprintf(stderr, "ntblab-agent: leave marker: %s\n", strerror(errno));
+            close(fd);
         }
     }
-    signal(SIGPIPE, SIG_IGN);
-    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    if (d)
+        closedir(d);
+}
+
+/* Answer 'S' (id 0: the batch stopped early), let the line drain, power off. */
+static void power_off(uint32_t id)
+{
+    send_frame('S', id, NULL, 0);
+    if (isatty(port_fd))
+        tcdrain(port_fd);
+    sync();
+    leave_marker();
+    usleep(100000);
+    reboot(RB_POWER_OFF);
+    _exit(0);
+}
+
+/* Open the port: a virtio-serial port by name, or a device path. */
+static int open_port(const char *port)
+{
+    char path[300];
+    int tries;
 
     if (port[0] == '/') {
         snprintf(path, sizeof(path), "%s", port);
@@ -384,7 +461,7 @@ int main(int argc, char **argv)
         for (tries = 0; !find_port(port, path, sizeof(path)); tries++) {
             if (tries == 100) {
                 fprintf(stderr, "ntblab-agent: no virtio port named %s\n", port);
-                return 1;
+                return -1;
             }
             usleep(50000);
         }
@@ -392,41 +469,90 @@ int main(int argc, char **argv)
     for (tries = 0; (port_fd = open(path, O_RDWR | O_CLOEXEC)) < 0; tries++) {
         if (tries == 100) {
             fprintf(stderr, "ntblab-agent: open %s: %s\n", path, strerror(errno));
-            return 1;
+            return -1;
         }
         usleep(50000);
     }
+    if (isatty(port_fd)) {
+        /* A serial line: bytes as they are, no newline translation. */
+        struct termios t;
+
+        if (tcgetattr(port_fd, &t) == 0) {
+            cfmakeraw(&t);
+            tcsetattr(port_fd, TCSANOW, &t);
+        }
+    }
     fprintf(stderr, "ntblab-agent: listening on %s (%s)\n", path, port);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *port = "org.ntblab.ctl", *batch = NULL;
+    int opt, req_fd;
+
+    while ((opt = getopt(argc, argv, "p:r:b:")) != -1) {
+        switch (opt) {
+        case 'p': port = optarg; break;
+        case 'r': chroot_dir = optarg; break;
+        case 'b': batch = optarg; break;
+        default:
+            fprintf(stderr, "usage: %s [-p PORTNAME|/dev/PATH] [-r ROOT] [-b REQUESTS]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+    if (open_port(port))
+        return 1;
+    req_fd = port_fd;
+    if (batch) {
+        req_fd = open(batch, O_RDONLY | O_CLOEXEC);
+        if (req_fd < 0) {
+            fprintf(stderr, "ntblab-agent: open %s: %s\n", batch, strerror(errno));
+            power_off(0);
+        }
+    }
 
     for (;;) {
         unsigned char hdr[HDR_SIZE], *payload = NULL;
         uint32_t id, len;
 
         reap_strays();
-        if (read_all(port_fd, hdr, HDR_SIZE) < 0) {
+        if (read_all(req_fd, hdr, HDR_SIZE) < 0) {
+            if (batch)
+                power_off(0);   /* the requests ended without 'S' */
             usleep(20000);          /* host not connected */
             continue;
         }
         if (hdr[0] != 'N' || hdr[1] != 'T' || hdr[2] != PROTO_VERSION) {
             /* Out of sync: drop whatever is buffered and start over. */
             char junk[4096];
-            int fl = fcntl(port_fd, F_GETFL);
+            int fl = fcntl(req_fd, F_GETFL);
 
-            fcntl(port_fd, F_SETFL, fl | O_NONBLOCK);
-            while (read(port_fd, junk, sizeof(junk)) > 0)
+            if (batch)
+                power_off(0);
+            fcntl(req_fd, F_SETFL, fl | O_NONBLOCK);
+            while (read(req_fd, junk, sizeof(junk)) > 0)
                 ;
-            fcntl(port_fd, F_SETFL, fl);
+            fcntl(req_fd, F_SETFL, fl);
             continue;
         }
         id = get_u32(hdr + 4);
         len = get_u32(hdr + 8);
         if (len > MAX_REQUEST) {
             send_frame('F', id, "request too large", 17);
+            if (batch)
+                power_off(0);
             continue;
         }
         payload = malloc(len ? len : 1);
-        if (!payload || read_all(port_fd, payload, len) < 0) {
+        if (!payload || read_all(req_fd, payload, len) < 0) {
             free(payload);
+            if (batch)
+                power_off(0);
             continue;
         }
         switch (hdr[3]) {
@@ -438,13 +564,11 @@ int main(int argc, char **argv)
             break;
         }
         case 'R':
-            do_run(id, payload, len);
+            if (!do_run(id, payload, len) && batch)
+                power_off(0);
             break;
         case 'S':
-            send_frame('S', id, NULL, 0);
-            sync();
-            usleep(100000);
-            reboot(RB_POWER_OFF);
+            power_off(id);
             break;
         default:
             send_frame('F', id, "unknown request type", 20);

@@ -213,6 +213,33 @@ class Reader {
     return ps;
   }
 
+  /// The `batch` section (docs/scenario-format.md, "batch").
+  void batch(const YAML::Node& b, BatchSpec& out) {
+    only_keys(b, "batch", {"files", "modules"});
+    out.enabled = true;
+    auto list = [&](const char* key, std::vector<std::string>& v) {
+      const std::string field = std::string("batch.") + key;
+      const YAML::Node& l = b[key];
+      if (!l) return;
+      note(l, field);
+      if (!l.IsSequence()) fail(l, field, "expected a list");
+      for (size_t i = 0; i < l.size(); ++i) {
+        const std::string f = field + "[" + std::to_string(i) + "]";
+        std::string x = str(l[i], f);
+        if (x.empty()) fail(l[i], f, "empty");
+        if (x.find('\n') != std::string::npos || x.find('\0') != std::string::npos)
+          fail(l[i], f, "contains a newline or NUL");
+        v.push_back(std::move(x));
+      }
+    };
+    list("files", out.files);
+    list("modules", out.modules);
+    for (size_t i = 0; i < out.modules.size(); ++i)
+      if (out.modules[i].find_first_of("/ ") != std::string::npos || out.modules[i].size() > 64)
+        fail(b["modules"][i], "batch.modules[" + std::to_string(i) + "]",
+             "'" + out.modules[i] + "' is not a module name (e.g. ntb_transport)");
+  }
+
   /// The `timing` section (docs/scenario-format.md, "timing").
   void timing(const YAML::Node& t, TimingSpec& out) {
     only_keys(t, "timing", {"mode", "ns_per_insn", "quantum", "seed", "exact_from"});
@@ -398,8 +425,8 @@ Scenario read_scenario(YAML::Node root, const std::string& file, const Poll& pol
   s.file = file;
   Reader r(s);
   if (!root.IsMap()) throw ScenarioError(file, 1, "(top level)", "expected a mapping with name, nodes, steps");
-  r.only_keys(root, "", {"name", "description", "topology", "accel", "timing", "boot_timeout", "switch", "nodes",
-                        "steps"});
+  r.only_keys(root, "", {"name", "description", "topology", "accel", "timing", "batch", "boot_timeout", "switch",
+                        "nodes", "steps"});
 
   if (!root["name"]) throw ScenarioError(file, 1, "name", "missing");
   s.name = r.str(root["name"], "name");
@@ -415,6 +442,7 @@ Scenario read_scenario(YAML::Node root, const std::string& file, const Poll& pol
   }
   if (root["boot_timeout"]) s.boot_timeout_ps = r.timeout(root["boot_timeout"], "boot_timeout");
   if (const YAML::Node& t = root["timing"]) r.timing(t, s.timing);
+  if (const YAML::Node& b = root["batch"]) r.batch(b, s.batch);
 
   // Fabric switch ports.
   std::set<int> port_numbers;
@@ -581,6 +609,10 @@ Scenario read_scenario(YAML::Node root, const std::string& file, const Poll& pol
     for (size_t i = 0; i < steps.size(); ++i) {
       poll();
       s.steps.push_back(r.step(steps[i], "steps[" + std::to_string(i) + "]", false));
+      // A batch node runs its steps one after another, on its own.
+      if (s.batch.enabled && !s.steps.back().parallel.empty())
+        r.fail(steps[i]["parallel"], "steps[" + std::to_string(i) + "].parallel",
+               "batch mode runs each node's steps one after another: no parallel groups");
     }
   }
   return s;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -70,6 +71,12 @@ SyncEngine::SyncEngine(Server& server, ModelBackend& backend, model::Cluster& cl
   hooks.deliver = [this](sync::NodeId n, const sync::Effect& e) { deliver(n, e); };
   hooks.grant = [this](sync::NodeId n, Time until) { grant(n, until); };
   sched_ = std::make_unique<sync::Scheduler>(nodes_.size(), start_lookahead, std::move(hooks));
+  // The whole trace, for finding where two runs part (docs/modelled-time.md, "Determinism").
+  if (const char* path = std::getenv("NTBLAB_SYNC_TRACE"); path && *path) {
+    trace_file_ = std::fopen(path, "w");
+    if (trace_file_) sched_->set_trace_file(trace_file_);
+    else log(std::string("cannot write the trace to ") + path);
+  }
   if (exact_now_) go_exact(0);
 
   // The model runs at the time of the request being executed; a DMA START
@@ -86,6 +93,10 @@ SyncEngine::SyncEngine(Server& server, ModelBackend& backend, model::Cluster& cl
 SyncEngine::~SyncEngine() {
   backend_.irq_sink = nullptr;
   backend_.wrap_ram = nullptr;
+  if (trace_file_) {
+    sched_->set_trace_file(nullptr);
+    std::fclose(trace_file_);
+  }
 }
 
 Time SyncEngine::lookahead_ns(unsigned from) const {
@@ -274,10 +285,17 @@ void SyncEngine::execute(const sync::Request& r, Time now) {
     }
     case NL_CFG_WRITE: {
       const auto& w = m.as<nl_cfg_write>();
-      const bool marker = int(link) == nodes_[cur_node_].clock_link && w.offset == kMarkerOffset &&
-                          w.size == 4 && w.value == kMarkerValue;
-      if (marker) {
+      const bool lab_register = int(link) == nodes_[cur_node_].clock_link && w.offset == kMarkerOffset && w.size == 4;
+      if (lab_register && w.value == kMarkerValue) {
         if (config_.exact && !exact_now_) go_exact(now);
+      } else if (lab_register && w.value == kLeaveValue) {
+        // The host powers off: its link goes down now, at a point of the
+        // trace that does not depend on when its QEMU exits.
+        if (!sched_->retired(cur_node_)) {
+          log("node " + std::to_string(cur_node_) + " leaves at " + std::to_string(now) + " ns (powers off)");
+          sched_->retire(cur_node_);
+          cluster_.attach_memory(cur_node_, nullptr);
+        }
       } else {
         backend_.cfg_write(link, w.offset, w.size, w.value);
       }

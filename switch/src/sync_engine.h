@@ -37,6 +37,11 @@ struct SyncConfig {
 /// this offset of the NT function (docs/modelled-time.md, "Modes").
 inline constexpr uint32_t kMarkerOffset = 0xFF0;
 inline constexpr uint32_t kMarkerValue = 0x6e746221;  // "!btn"
+/// The lab-only leave marker, kLeaveValue written to the same place: the
+/// node's host powers off now (the guest agent writes it before it powers
+/// the guest off). Its link goes down at this time, not when its QEMU's
+/// sockets close later at a moment the host decides.
+inline constexpr uint32_t kLeaveValue = 0x21657962;  // "bye!"
 
 class SyncEngine : public LinkSync {
  public:
@@ -84,6 +89,7 @@ class SyncEngine : public LinkSync {
   model::Cluster& cluster_;
   SyncConfig config_;
   std::unique_ptr<sync::Scheduler> sched_;
+  std::FILE* trace_file_ = nullptr;  ///< NTBLAB_SYNC_TRACE
   std::vector<NodeState> nodes_;
   bool exact_now_ = false;        ///< rounds are exact (not quantum) now
   sync::Time exact_since_ = 0;

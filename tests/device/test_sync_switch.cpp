@@ -309,6 +309,21 @@ class SyncSwitchTest : public ::testing::Test {
     return g;
   }
 
+  /// A register write on `n`'s NT function at `now`, its completion (moves
+  /// `now` to it) and the grant after it.
+  std::optional<nl_grant> write_reg(FakeNode& n, uint64_t off, uint32_t v, uint64_t& now) {
+    if (!n.reg_write(NL_FN_NT, off, v, now)) return std::nullopt;
+    auto c = expect(n, NL_FN_NT, NL_COMPLETION);
+    if (!c) return std::nullopt;
+    EXPECT_EQ(c->as<nl_completion>().tag, NL_WRITE_TAG);
+    EXPECT_GE(c->hdr.time_ns, now);
+    now = c->hdr.time_ns;
+    auto gm = expect(n, NL_FN_NT, NL_GRANT);
+    if (!gm) return std::nullopt;
+    EXPECT_EQ(gm->as<nl_grant>().sent[NL_FN_NT], n.link[NL_FN_NT].received);
+    return gm->as<nl_grant>();
+  }
+
   /// The switch in `timing`, both nodes started, node1 parked at its first
   /// grant and parking at every grant from then on: node0 is the node a test
   /// drives. The two first grants; empty if the start failed.
@@ -484,18 +499,7 @@ TEST_F(SyncSwitchTest, RegisterWritesCompleteAndDoorbellIrqIsOnTime) {
   ASSERT_EQ(g.size(), 2u) << log();
   uint64_t now = 5;
   ASSERT_TRUE(enable_bar0(a, now)) << log();
-  auto write = [&](uint64_t off, uint32_t v) -> std::optional<nl_grant> {
-    if (!a.reg_write(NL_FN_NT, off, v, now)) return std::nullopt;
-    auto c = expect(a, NL_FN_NT, NL_COMPLETION);
-    if (!c) return std::nullopt;
-    EXPECT_EQ(c->as<nl_completion>().tag, NL_WRITE_TAG);
-    EXPECT_GE(c->hdr.time_ns, now);
-    now = c->hdr.time_ns;
-    auto gm = expect(a, NL_FN_NT, NL_GRANT);
-    if (!gm) return std::nullopt;
-    EXPECT_EQ(gm->as<nl_grant>().sent[NL_FN_NT], a.link[NL_FN_NT].received);
-    return gm->as<nl_grant>();
-  };
+  auto write = [&](uint64_t off, uint32_t v) { return write_reg(a, off, v, now); };
   ASSERT_TRUE(write(kSpad0, 0x5eed1234)) << log();
   ASSERT_TRUE(a.mmio_read(NL_FN_NT, 9, kSpad0, now));
   auto c = expect(a, NL_FN_NT, NL_COMPLETION);
@@ -531,6 +535,36 @@ TEST_F(SyncSwitchTest, RegisterWritesCompleteAndDoorbellIrqIsOnTime) {
   nlohmann::json s = stop_and_stats()["sync"];
   EXPECT_EQ(s["late_effects"], 0);
   EXPECT_EQ(s["protocol_errors"], 0);
+}
+
+// The leave marker (docs/modelled-time.md, "Leaving"): from its time on the
+// node's host is gone. It still gets its completions and grants until its
+// QEMU goes, but no interrupt: a doorbell it rings after leaving never comes.
+TEST_F(SyncSwitchTest, LeaveMarkerStopsInterruptsToTheNode) {
+  FakeNode a("node0"), b("node1");
+  ASSERT_EQ(node1_on_autopilot(kExact, a, b).size(), 2u) << log();
+  uint64_t now = 5;
+  ASSERT_TRUE(enable_bar0(a, now)) << log();
+  ASSERT_TRUE(write_reg(a, kDbMaskClear, 0xFFFF, now)) << log();
+  const uint64_t left = now;
+  ASSERT_TRUE(a.send(NL_FN_NT, NL_CFG_WRITE, NL_HF_NONPOSTED, now, bytes_of(nl_cfg_write{0xFF0, 4, 0x21657962, 0})));
+  ASSERT_TRUE(expect(a, NL_FN_NT, NL_COMPLETION)) << log();
+  ASSERT_TRUE(expect(a, NL_FN_NT, NL_GRANT)) << log();
+  auto g = write_reg(a, kDbSet, 0x1, now);
+  ASSERT_TRUE(g) << log();
+  // The doorbell test above sees its interrupt within a few rounds.
+  for (int round = 0; round < 50; ++round) {
+    ASSERT_TRUE(a.park(g->until, g->until));
+    auto m = next(a, NL_FN_NT);
+    ASSERT_TRUE(m) << log();
+    ASSERT_NE(m->hdr.type, NL_IRQ) << "an interrupt for a node that left";
+    ASSERT_EQ(m->hdr.type, NL_GRANT);
+    g = m->as<nl_grant>();
+  }
+  EXPECT_NE(log().find("node 0 leaves at " + std::to_string(left) + " ns"), std::string::npos) << log();
+  nlohmann::json s = stop_and_stats()["sync"];
+  EXPECT_EQ(s["protocol_errors"], 0);
+  EXPECT_EQ(s["late_effects"], 0);
 }
 
 // (e) A request at a time before the node's own present (its last park)

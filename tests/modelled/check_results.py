@@ -4,6 +4,9 @@
 
   check_results.py RESULTS pingpong       af_ntb ping-pong: modelled, plausible
   check_results.py RESULTS read-latency   each read took the model's latency
+  check_results.py --same DIR DIR...      batch-mode runs (ntblab run --out DIR)
+                                          gave the same bytes: each node's batch
+                                          and console logs, the trace hash
 
 Common to both: the run passed, the guests were on modelled time and the
 switch's counters that must stay 0 are 0 (docs/modelled-time.md).
@@ -25,7 +28,37 @@ def last_json(text):
     return json.loads(text[text.rfind("\n{") + 1:] if "\n{" in text else text)
 
 
+def first_difference(a, b):
+    """Where two byte strings part: offset and a little of each."""
+    n = next((i for i in range(min(len(a), len(b))) if a[i] != b[i]), min(len(a), len(b)))
+    return "at byte %d of %d/%d: %r vs %r" % (n, len(a), len(b), a[n:n + 40], b[n:n + 40])
+
+
+def same(dirs):
+    """Determinism: what two runs of one scenario and seed must share."""
+    ref = json.load(open(dirs[0] + "/results.json"))
+    for d in dirs[1:]:
+        r = json.load(open(d + "/results.json"))
+        for node, other in zip(ref["nodes"], r["nodes"]):
+            for log in ("batch_log", "console_log"):
+                if log not in node:
+                    fail("%s: no %s for %s (not a batch-mode run?)" % (dirs[0], log, node["name"]))
+                a, b = open(node[log], "rb").read(), open(other[log], "rb").read()
+                if a != b:
+                    fail("%s of %s differs between %s and %s, %s"
+                         % (log, node["name"], dirs[0], d, first_difference(a, b)))
+        h1, h2 = ref["timing"]["sync"]["trace_hash"], r["timing"]["sync"]["trace_hash"]
+        if h1 != h2:
+            fail("trace hash %s in %s, %s in %s" % (h1, dirs[0], h2, d))
+        for k in ("stdout", "stderr", "status", "guest_start_ns", "guest_end_ns"):
+            if [st.get(k) for st in ref["steps"]] != [st.get(k) for st in r["steps"]]:
+                fail("steps' %s differ between %s and %s" % (k, dirs[0], d))
+    print("ok: %d runs, identical logs, trace hash %s" % (len(dirs), ref["timing"]["sync"]["trace_hash"]))
+
+
 def main():
+    if sys.argv[1] == "--same":
+        return same(sys.argv[2:])
     path, kind = sys.argv[1], sys.argv[2]
     r = json.load(open(path))
     if not r.get("ok"):

@@ -447,3 +447,38 @@ INSTANTIATE_TEST_SUITE_P(
         Refusal{"KvmInExact", "name: x\ntiming:\n  mode: exact\naccel: kvm\nnodes:\n  - name: a\n  - name: b\n", 4,
                 "accel", "timing mode exact needs tcg"}),
     [](const testing::TestParamInfo<Refusal>& info) { return std::string(info.param.name); });
+
+namespace {
+std::string batched(const std::string& batch, const std::string& steps = "") {
+  return "name: x\n" + batch + "nodes:\n  - name: a\n  - name: b\n" + steps;
+}
+}  // namespace
+
+TEST(ScenarioBatch, OffByDefaultOnWhenPresent) {
+  EXPECT_FALSE(parse_scenario(kPair, "ok.yaml").batch.enabled);
+  const Scenario e = parse_scenario(batched("batch: {}\n"), "ok.yaml");
+  EXPECT_TRUE(e.batch.enabled);
+  EXPECT_TRUE(e.batch.files.empty());
+  const Scenario s = parse_scenario(
+      batched("batch:\n  files: [/bin/bash, build/sockets/ntb_pingpong_bench]\n  modules: [ntb_transport]\n",
+              "steps:\n  - {on: a, run: 'true'}\n  - {on: all, run: 'false', expect: 1}\n"),
+      "ok.yaml");
+  EXPECT_EQ(s.batch.files, (std::vector<std::string>{"/bin/bash", "build/sockets/ntb_pingpong_bench"}));
+  EXPECT_EQ(s.batch.modules, std::vector<std::string>{"ntb_transport"});
+  EXPECT_EQ(s.steps.size(), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    ScenarioBatch, Refused,
+    testing::Values(
+        Refusal{"UnknownKey", batched("batch:\n  file: [/bin/sh]\n"), 3, "batch.file",
+                "unknown field (expected one of: files, modules)"},
+        Refusal{"NotAMapping", batched("batch: yes\n"), 2, "batch", "expected a mapping"},
+        Refusal{"FilesNotAList", batched("batch:\n  files: /bin/sh\n"), 3, "batch.files", "expected a list"},
+        Refusal{"EmptyFile", batched("batch:\n  files: ['']\n"), 3, "batch.files[0]", "empty"},
+        Refusal{"ModulePath", batched("batch:\n  modules: [kernel/ntb.ko]\n"), 3, "batch.modules[0]",
+                "'kernel/ntb.ko' is not a module name"},
+        Refusal{"ParallelGroup",
+                batched("batch: {}\n", "steps:\n  - parallel:\n      - {on: a, run: 'true'}\n"), 8,
+                "steps[0].parallel", "batch mode runs each node's steps one after another: no parallel groups"}),
+    [](const testing::TestParamInfo<Refusal>& info) { return std::string(info.param.name); });

@@ -466,6 +466,29 @@ TEST(SyncScheduler, LateEffectIsCounted) {
   EXPECT_EQ(s.counters().late_effects, 1u);
 }
 
+// A node whose host powered off (the leave marker) keeps only the completions
+// of its own requests; what else was queued or comes later for it is dropped,
+// and what comes later leaves no mark in the trace hash.
+TEST(SyncScheduler, RetiredNodeGetsOnlyItsCompletions) {
+  auto run = [](bool later_effect) {
+    std::vector<std::pair<NodeId, EffectKind>> seen;
+    Scheduler s(1, 100, Hooks{[](const Request&, Time) {}, [&](NodeId n, const Effect& e) { seen.emplace_back(n, e.kind); },
+                              [](NodeId, Time) {}});
+    s.post_effect(0, 5, EffectKind::Intx);  // queued before: dropped
+    s.retire(0);
+    EXPECT_TRUE(s.retired(0));
+    if (later_effect) s.post_effect(0, 6, EffectKind::RamWrite);  // after: dropped
+    s.post_effect(0, 7, EffectKind::Completion);
+    EXPECT_EQ(s.step(), StepResult::Progress);
+    EXPECT_EQ(s.grant_of(0), 7u);  // nothing earlier left to wake it for
+    s.park(0, 7, 7);
+    EXPECT_EQ(s.step(), StepResult::Progress);
+    EXPECT_EQ(seen, (std::vector<std::pair<NodeId, EffectKind>>{{0, EffectKind::Completion}}));
+    return s.trace_hash();
+  };
+  EXPECT_EQ(run(true), run(false));
+}
+
 TEST(SyncScheduler, RejectsZeroLookahead) {
   Hooks h{[](const Request&, Time) {}, [](NodeId, const Effect&) {}, [](NodeId, Time) {}};
   EXPECT_THROW(Scheduler(2, 0, h), std::invalid_argument);

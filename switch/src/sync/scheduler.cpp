@@ -109,9 +109,17 @@ void Scheduler::close(NodeId node) {
   n.effects.clear();
 }
 
+void Scheduler::retire(NodeId node) {
+  Node& n = nodes_.at(node);
+  n.retired = true;
+  n.effects.erase(std::remove_if(n.effects.begin(), n.effects.end(),
+                                 [](const Effect& e) { return e.kind != EffectKind::Completion; }),
+                  n.effects.end());
+}
+
 void Scheduler::post_effect(NodeId node, Time time, EffectKind kind, Payload payload) {
   Node& n = nodes_.at(node);
-  if (n.state == NodeState::Dead) return;
+  if (n.state == NodeState::Dead || (n.retired && kind != EffectKind::Completion)) return;
   if (time < now(node)) ++counters_.late_effects;
   Effect e{time, kind, n.next_effect_seq++, std::move(payload)};
   auto at = std::upper_bound(n.effects.begin(), n.effects.end(), time,
@@ -293,6 +301,11 @@ void Scheduler::mix(Time time, NodeId node, std::uint64_t kind, std::uint64_t se
     std::memcpy(&v, payload.data() + i, std::min<std::size_t>(8, payload.size() - i));
     hash_ = scramble(hash_ ^ v);
   }
+  if (trace_)
+    std::fprintf(trace_, "%llu node %llu kind %llu seq %llu bytes %zu -> %016llx\n",
+                 static_cast<unsigned long long>(time), static_cast<unsigned long long>(node),
+                 static_cast<unsigned long long>(kind), static_cast<unsigned long long>(seq), payload.size(),
+                 static_cast<unsigned long long>(hash_));
 }
 
 }  // namespace ntblab::sync

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <deque>
 #include <functional>
 #include <limits>
@@ -94,6 +95,13 @@ class Scheduler {
                Payload payload = {});
   // The node left the run (its QEMU exited normally).
   void close(NodeId node);
+  // The node's host is gone from the model's point of view (it powered off:
+  // docs/modelled-time.md, "Leaving"), though its QEMU still runs for a while:
+  // from now on it gets only the completions of its own requests; interrupts
+  // and data for it are dropped, queued or not, and never hashed. Called at a
+  // request's execution, so where in the trace it happens is deterministic.
+  void retire(NodeId node);
+  bool retired(NodeId node) const { return nodes_.at(node).retired; }
 
   // From the execute hook (or anything that runs the model at a request's time).
   void post_effect(NodeId node, Time time, EffectKind kind, Payload payload = {});
@@ -111,6 +119,9 @@ class Scheduler {
   // Running hash of the executed trace: requests as executed, effects as
   // delivered, with their payloads.
   std::uint64_t trace_hash() const { return hash_; }
+  // Also write the trace, one line per hashed event, to `out` (nullptr: no):
+  // two runs that should agree can then be compared line by line.
+  void set_trace_file(std::FILE* out) { trace_ = out; }
   std::uint64_t rounds() const { return rounds_; }
   // Why the last Deadlock was reported; why a node was closed for a violation.
   const std::string& diagnosis() const { return diagnosis_; }
@@ -125,6 +136,7 @@ class Scheduler {
     std::deque<Request> inbox;   // arrival order; sorted by time for one node
     std::vector<Effect> effects;  // kept sorted by (time, seq)
     std::uint64_t next_effect_seq = 0;
+    bool retired = false;
     std::string error;
   };
 
@@ -152,6 +164,7 @@ class Scheduler {
   Hooks hooks_;
   Counters counters_;
   std::uint64_t hash_ = 0x6e74626c61620001ULL;  // arbitrary non-zero seed
+  std::FILE* trace_ = nullptr;
   std::uint64_t rounds_ = 0;
   std::string diagnosis_;
 };

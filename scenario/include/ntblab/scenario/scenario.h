@@ -94,6 +94,19 @@ struct TimingSpec {
   bool modelled() const { return mode != TimingMode::Free; }
 };
 
+/// Batch mode (docs/modelled-time.md, "Batch mode"): each node runs its
+/// steps from its initramfs and reports on a serial line; nothing from the
+/// host reaches a guest while it runs, so modelled runs repeat exactly.
+struct BatchSpec {
+  bool enabled = false;
+  /// Host files and directories the steps need, at the same paths in the
+  /// guest (relative: to the lab's root); programs bring their libraries.
+  std::vector<std::string> files;
+  /// Kernel modules beyond the lab's own (which are always there), with
+  /// their dependencies.
+  std::vector<std::string> modules;
+};
+
 struct Scenario {
   std::string file;
   std::string name;
@@ -101,6 +114,7 @@ struct Scenario {
   std::string topology = "back-to-back";  ///< "back-to-back" or "fabric"
   std::string accel = "tcg";
   TimingSpec timing;
+  BatchSpec batch;
   uint64_t boot_timeout_ps = 120ull * 1000000000000ull;
   uint64_t hop_latency_ps = uint64_t(model::pcie::kPex8749HopLatencyNs * 1000);  ///< PEX8749 cut-through, x16 to x16
   std::vector<PortSpec> ports;            ///< fabric switch ports in use
