@@ -12,16 +12,13 @@
 #include <vector>
 
 #include "ntblab/scenario/scenario.h"
-#include "ntblab/scenario/scenario_json.h"
 
 namespace {
 
 const char kUsage[] =
-    "usage: ntblab validate [--resolved] FILE...\n"
+    "usage: ntblab validate FILE...\n"
     "  Loads and checks scenario files (docs/scenario-format.md); builds and boots nothing.\n"
     "  Prints one line per file: 'FILE: ok (...)', or 'FILE:LINE: FIELD: reason' on stderr.\n"
-    "  --resolved  for a valid file print instead one JSON line {\"file\", \"scenario\"}: the\n"
-    "              scenario with every default filled in (as results.json's scenario_resolved)\n"
     "  Exit status: 0 all valid, 2 some file is not, 1 usage error.\n";
 
 /// One line: a message's newlines (e.g. from the YAML parser) become spaces.
@@ -40,7 +37,7 @@ std::string summary(const ntblab::scenario::Scenario& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool resolved = false, options_done = false;
+  bool options_done = false;
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -48,9 +45,7 @@ int main(int argc, char** argv) {
       std::cout << kUsage;
       return 0;
     }
-    if (!options_done && a == "--resolved") {
-      resolved = true;
-    } else if (!options_done && a == "--") {
+    if (!options_done && a == "--") {
       options_done = true;
     } else if (!options_done && a.size() > 1 && a[0] == '-') {
       std::cerr << "ntblab validate: unknown option " << a << "\n" << kUsage;
@@ -67,12 +62,7 @@ int main(int argc, char** argv) {
   for (const std::string& f : files) {
     try {
       const ntblab::scenario::Scenario s = ntblab::scenario::load_scenario(f);
-      if (resolved)
-        std::cout << nlohmann::json{{"file", f}, {"scenario", ntblab::scenario::resolved_json(s)}}.dump(
-                         -1, ' ', false, nlohmann::json::error_handler_t::replace)
-                  << "\n";
-      else
-        std::cout << f << ": ok (" << one_line(summary(s)) << ")\n";
+      std::cout << f << ": ok (" << one_line(summary(s)) << ")\n";
     } catch (const ntblab::scenario::ScenarioError& e) {
       std::cerr << one_line(e.what()) << "\n";
       rc = 2;

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // A loaded scenario as JSON, every default filled in ("resolved"): what
-// results.json records as `scenario_resolved` and `ntblab validate --resolved`
-// prints. It uses the scenario format's own field names and units
+// results.json records as `scenario_resolved`. It uses the scenario format's own field names and units
 // (docs/scenario-format.md), so it is itself a valid scenario: it validates
 // against docs/scenario.schema.json and loads to the same Scenario.
 #pragma once
