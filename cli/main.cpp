@@ -28,12 +28,20 @@ int sc_main(int argc, char** argv) {
   run->add_option("--accel", opts.accel, "QEMU accelerator, overrides the scenario")
       ->check(CLI::IsMember({"tcg", "kvm"}));
   run->add_flag("--quiet", opts.quiet, "no progress lines");
+  run->add_option("--junit", opts.junit, "also write JUnit XML here: one testcase per step and node");
+
+  auto* junit = app.add_subcommand("junit", "JUnit XML from results.json files: one testsuite each");
+  std::vector<std::string> junit_in;
+  std::string junit_out;
+  junit->add_option("results", junit_in, "results.json files of earlier runs")->required();
+  junit->add_option("--out", junit_out, "the XML file (default: stdout)");
 
   CLI11_PARSE(app, argc, argv);
   try {
     if (*demo) return ntblab::cli::demo(demo_out, model_only);
     if (*regs) return ntblab::cli::regs();
     if (*run) return ntblab::cli::run_scenario(scenario, opts);
+    if (*junit) return ntblab::cli::junit(junit_in, junit_out);
   } catch (const ntblab::scenario::ScenarioError& e) {
     std::cerr << e.what() << "\n";
     return 2;

@@ -15,7 +15,9 @@
 #include <sstream>
 #include <thread>
 
+#include "junit.h"
 #include "ntblab/scenario/node_links.h"
+#include "provenance.h"
 #include "results_file.h"
 
 namespace ntblab::cli {
@@ -727,6 +729,7 @@ int run_scenario(const std::string& scenario_path, const RunOptions& opts) {
     results["timing"] = timing;
   }
   results["steps"] = steps;
+  add_provenance(results, s, LabPaths::from_environment(), opts);
   const std::string path = opts.out_dir + "/results.json";
   try {
     write_file_atomic(path, json_text(results) + "\n");
@@ -735,6 +738,15 @@ int run_scenario(const std::string& scenario_path, const RunOptions& opts) {
     return rc == 0 ? 1 : rc;
   }
   if (!opts.quiet) std::cerr << "[ntblab] results: " << path << std::endl;
+  if (!opts.junit.empty()) {
+    try {
+      write_file_atomic(opts.junit, junit_xml(results));
+    } catch (const std::exception& e) {
+      std::cerr << "[ntblab] error: JUnit XML not written: " << e.what() << std::endl;
+      return rc == 0 ? 1 : rc;
+    }
+    if (!opts.quiet) std::cerr << "[ntblab] JUnit XML: " << opts.junit << std::endl;
+  }
   return rc;
 }
 

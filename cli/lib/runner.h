@@ -41,6 +41,7 @@ struct RunOptions {
   std::string out_dir = "results";
   std::string accel;       ///< overrides the scenario's (tcg, kvm)
   bool quiet = false;      ///< no progress lines
+  std::string junit;       ///< also write JUnit XML of the results here (junit.h)
 };
 
 /// A booted lab: the switch process and one QEMU per node (model::Cluster is

@@ -16,9 +16,8 @@
 #include <sstream>
 
 #include "model_error.h"
-#include "ntblab/model/cluster.h"
 #include "ntblab/model/config_error.h"
-#include "ntblab/model/fabric.h"
+#include "ntblab/model/limits.h"  // plain C++: the loader needs no SystemC (scenario/CMakeLists.txt)
 #include "ntblab/model/path.h"
 #include "ntblab/scenario/units.h"
 

@@ -18,14 +18,6 @@ const char* to_string(PortRole r) {
   return "?";
 }
 
-unsigned add_lanes(unsigned used, unsigned width, const std::string& field, unsigned lanes) {
-  const unsigned total = used + width;
-  if (total > lanes)
-    throw ConfigError(field, "lane budget exceeded: " + std::to_string(total) + " lanes in use, the chip has " +
-                                 std::to_string(lanes));
-  return total;
-}
-
 void SwitchConfig::validate() const {
   if (ports.empty()) throw ConfigError("ports", "a switch needs at least one port");
   if (ports.size() > max_ports)

@@ -25,6 +25,7 @@
 #include <systemc>
 
 #include "ntblab/model/dma.h"
+#include "ntblab/model/limits.h"  // kMaxLabNodes
 #include "ntblab/model/memory.h"
 #include "ntblab/model/nt_endpoint.h"
 #include "ntblab/model/pcie.h"
@@ -33,10 +34,6 @@
 namespace ntblab::model {
 
 enum class Topology { BackToBack, Fabric };
-
-/// Nodes a lab cluster may have: the scenario format's limit
-/// (docs/scenario-format.md). The model itself joins up to kPex8749Ports.
-inline constexpr unsigned kMaxLabNodes = 16;
 
 struct ClusterNodeConfig {
   std::string name;

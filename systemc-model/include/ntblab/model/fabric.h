@@ -28,23 +28,12 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
+#include "ntblab/model/limits.h"  // kPex8749Ports, kPex8749Lanes, add_lanes
 #include "ntblab/model/link.h"
 #include "ntblab/model/path.h"
 #include "ntblab/model/pcie.h"
 
 namespace ntblab::model {
-
-/// PEX8749 limits (product brief; docs/sources.md "PEX8749 switch").
-inline constexpr unsigned kPex8749Ports = 18;
-inline constexpr unsigned kPex8749Lanes = 48;
-inline constexpr unsigned kPex8749MaxNtPorts = 2;
-
-/// The lane budget, counted port by port: `used` lanes plus a port `width`
-/// lanes wide. Returns the new total; beyond `lanes` throws ConfigError(field,
-/// "lane budget exceeded: ..."). SwitchConfig::validate and the scenario loader
-/// both count with it.
-unsigned add_lanes(unsigned used, unsigned width, const std::string& field,
-                   unsigned lanes = kPex8749Lanes);
 
 enum class PortRole : uint8_t { Upstream, Downstream, NonTransparent };
 const char* to_string(PortRole r);
