@@ -212,7 +212,9 @@ int modelled_pingpong(const std::string& out_dir) {
   std::printf("  %-40s %10.2f us\n", "modelled time, Gen1 x1 cable", f.value("rtt64_us_modelled_gen1x1", 0.0));
   std::printf("\n  The first line is how fast this machine emulates the guests; the other two are what\n"
               "  the guests' own clocks read when they run on the model's PCIe time (1 ns per\n"
-              "  instruction): the lab's prediction for the hardware, link by link.\n");
+              "  instruction): the lab's prediction for the hardware, link by link. The Gen1 x1\n"
+              "  run is in batch mode: nothing from the host reaches the guests, so running it\n"
+              "  again gives the same bytes (docs/modelled-time.md, \"Batch mode\").\n");
   return rc == 0 ? 0 : 1;
 }
 
