@@ -356,7 +356,7 @@ void LabRun::boot() {
   if (vcpus < int(nodes_.size())) progress("note: could not lower the vCPU threads' priority");
 }
 
-std::vector<batch::NodeLog> LabRun::wait_batch() {
+std::vector<batch::NodeLog> LabRun::wait_batch(std::string& error) {
   auto t0 = Clock::now();
   // Wall-clock budget: the boot's plus every step's timeout on the busiest
   // node (the guest enforces the timeouts in its own time; this is the
@@ -371,42 +371,46 @@ std::vector<batch::NodeLog> LabRun::wait_batch() {
   const double budget = double(s_.boot_timeout_ps + most_ps) / 1e12 + 30;
   std::vector<batch::NodeLog> logs(nodes_.size());
   std::vector<std::set<uint32_t>> shown(nodes_.size());
-  for (;;) {
-    if (InterruptGuard::interrupted()) throw std::runtime_error("interrupted");
-    // Read the logs before looking at the processes: a guest that powered
-    // off has written its last answer by the time its QEMU is gone.
-    bool running = false;
-    for (Node& n : nodes_) running = running || n.qemu.running();
-    for (size_t i = 0; i < nodes_.size(); ++i) {
-      logs[i] = batch::parse_log(read_file(nodes_[i].batch_log, SIZE_MAX));
-      if (nodes_[i].ready_s < 0 && !logs[i].info.empty()) {
-        nodes_[i].ready_s = since(t0);
-        nodes_[i].agent_info = logs[i].info;
-        boot_s_ = std::max(boot_s_, nodes_[i].ready_s);
+  try {
+    for (;;) {
+      if (InterruptGuard::interrupted()) throw std::runtime_error("interrupted");
+      // Read the logs before looking at the processes: a guest that powered
+      // off has written its last answer by the time its QEMU is gone.
+      bool running = false;
+      for (Node& n : nodes_) running = running || n.qemu.running();
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        logs[i] = batch::parse_log(read_file(nodes_[i].batch_log, SIZE_MAX));
+        if (nodes_[i].ready_s < 0 && !logs[i].info.empty()) {
+          nodes_[i].ready_s = since(t0);
+          nodes_[i].agent_info = logs[i].info;
+          boot_s_ = std::max(boot_s_, nodes_[i].ready_s);
+        }
+        for (const auto& [id, r] : logs[i].finished) {
+          if (!shown[i].insert(id).second || id == batch::kPingId || id > s_.steps.size()) continue;
+          const StepSpec& st = s_.steps[id - 1];
+          const bool ok = !r.timed_out && !r.channel_error && (!st.expect || r.status == *st.expect);
+          char buf[96];
+          std::snprintf(buf, sizeof buf, "%s (guest clock %.6f s)", ok ? "ok" : "FAILED",
+                        double(r.guest_end_ns - r.guest_start_ns) / 1e9);
+          const std::string line = "step " + std::to_string(id) + "/" + std::to_string(s_.steps.size()) + " [" +
+                                   nodes_[i].name + "] " + st.name + ": " + buf;
+          if (ok) progress(line);
+          else print_error(line);
+        }
       }
-      for (const auto& [id, r] : logs[i].finished) {
-        if (!shown[i].insert(id).second || id == batch::kPingId || id > s_.steps.size()) continue;
-        const StepSpec& st = s_.steps[id - 1];
-        const bool ok = !r.timed_out && !r.channel_error && (!st.expect || r.status == *st.expect);
-        char buf[96];
-        std::snprintf(buf, sizeof buf, "%s (guest clock %.6f s)", ok ? "ok" : "FAILED",
-                      double(r.guest_end_ns - r.guest_start_ns) / 1e9);
-        const std::string line = "step " + std::to_string(id) + "/" + std::to_string(s_.steps.size()) + " [" +
-                                 nodes_[i].name + "] " + st.name + ": " + buf;
-        if (ok) progress(line);
-        else print_error(line);
+      check_alive();  // the switch, or a QEMU that did not end by powering off
+      if (!running) break;
+      if (since(t0) > budget) {
+        std::string which;
+        for (Node& n : nodes_)
+          if (n.qemu.running()) which += (which.empty() ? "" : ", ") + n.name;
+        throw std::runtime_error("batch: " + which + " still running after " + std::to_string(int(budget)) +
+                                 " s (boot_timeout plus the steps' timeouts); console logs in " + log_dir_);
       }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
-    check_alive();  // the switch, or a QEMU that did not end by powering off
-    if (!running) break;
-    if (since(t0) > budget) {
-      std::string which;
-      for (Node& n : nodes_)
-        if (n.qemu.running()) which += (which.empty() ? "" : ", ") + n.name;
-      throw std::runtime_error("batch: " + which + " still running after " + std::to_string(int(budget)) +
-                               " s (boot_timeout plus the steps' timeouts); console logs in " + log_dir_);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  } catch (const std::exception& e) {
+    error = e.what();
   }
   return logs;
 }
@@ -565,10 +569,12 @@ json step_json(const StepRun& r) {
   return j;
 }
 
-/// Batch mode: each node's steps from its log, in scenario order. Throws
-/// (after adding what ran to `steps`) when a node stopped before its batch
-/// ended; returns whether every step passed.
-bool batch_steps(const Scenario& s, const std::vector<batch::NodeLog>& logs, const LabRun& lab, json& steps) {
+/// Batch mode: each node's steps from its log, in scenario order. With
+/// `complete` (every node powered off), throws after adding what ran to
+/// `steps` if a node stopped before its batch ended. Returns whether every
+/// step passed.
+bool batch_steps(const Scenario& s, const std::vector<batch::NodeLog>& logs, const LabRun& lab, json& steps,
+                 bool complete) {
   bool all_ok = true;
   for (size_t k = 0; k < s.steps.size(); ++k)
     for (const std::string& node : s.steps[k].on) {
@@ -588,7 +594,7 @@ bool batch_steps(const Scenario& s, const std::vector<batch::NodeLog>& logs, con
       steps.push_back(j);
       all_ok = all_ok && r.ok();
     }
-  for (size_t i = 0; i < logs.size(); ++i)
+  for (size_t i = 0; i < logs.size() && complete; ++i)
     if (!logs[i].done) {
       const json info = lab.node_info()[i];
       throw std::runtime_error(s.nodes[i].name + ": the guest stopped before its batch ended; see " +
@@ -683,8 +689,12 @@ int run_scenario(const std::string& scenario_path, const RunOptions& opts) {
       cluster.boot();
       bool all_ok;
       if (s.batch.enabled) {
-        all_ok = batch_steps(s, cluster.wait_batch(), cluster, steps);
+        std::string stopped;
+        const std::vector<batch::NodeLog> logs = cluster.wait_batch(stopped);
         results["boot_s"] = cluster.boot_seconds();
+        // The steps that ended are kept also when the run stopped early.
+        all_ok = batch_steps(s, logs, cluster, steps, stopped.empty());
+        if (!stopped.empty()) throw std::runtime_error(stopped);
       } else {
         char buf[96];
         std::snprintf(buf, sizeof buf, "all %zu guests ready in %.1f s", s.nodes.size(), cluster.boot_seconds());

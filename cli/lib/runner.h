@@ -56,11 +56,11 @@ class LabRun {
   /// Start the switch and the nodes; wait for every agent (in batch mode:
   /// only start them). Throws on failure.
   void boot();
-  /// Batch mode: wait until every node has run its steps and powered off
-  /// (or the wall-clock budget is spent), reporting steps as they end.
-  /// Returns each node's log. Throws when the switch dies, a guest stops
-  /// before its steps ended, the budget is spent, or on Ctrl-C.
-  std::vector<batch::NodeLog> wait_batch();
+  /// Batch mode: wait until every node has run its steps and powered off,
+  /// reporting steps as they end. Returns each node's log as far as it got;
+  /// `error` says why the wait ended early (the switch or a QEMU died, the
+  /// wall-clock budget is spent, Ctrl-C), empty if it did not.
+  std::vector<batch::NodeLog> wait_batch(std::string& error);
   /// Run a command on one node. Commands on one node run concurrently up to
   /// the node's number of agents (see start_agents); more wait for one.
   CommandResult exec(const std::string& node, const std::string& command, double timeout_s);

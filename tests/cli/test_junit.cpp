@@ -143,3 +143,13 @@ TEST(Junit, ProvenanceBecomesProperties) {
   EXPECT_NE(x.find("<property name=\"lab_revision\" value=\"abc123-dirty\"/>"), std::string::npos) << x;
   EXPECT_NE(x.find("<property name=\"qemu_version\" value=\"QEMU emulator version 7.2.22\"/>"), std::string::npos);
 }
+
+// Batch mode has no host time per step (seconds is null): the guest's own.
+TEST(Junit, BatchStepsTakeTheGuestClock) {
+  json st = step("ping", "node1", 0, true);
+  st["seconds"] = nullptr;
+  st["guest_seconds"] = 0.125;
+  const json run = {{"scenario", "b"}, {"file", "b.yaml"}, {"ok", true}, {"steps", json::array({st})}};
+  const std::string x = junit_xml(run);
+  EXPECT_NE(x.find("<testcase name=\"ping [node1]\" classname=\"b\" time=\"0.125\""), std::string::npos) << x;
+}
