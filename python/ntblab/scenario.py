@@ -135,7 +135,7 @@ class Scenario:
 
     def _set(self, node, parts, done, value, path):
         head, rest = parts[0], parts[1:]
-        if isinstance(head, str):
+        if head != "*" and isinstance(head, str):
             if not isinstance(node, dict):
                 raise ScenarioError(_name(done) or "(top level)", "is not a mapping; cannot set %s" % path)
             if not rest:
@@ -146,7 +146,7 @@ class Scenario:
                 return
             nxt = node.get(head)
             if nxt is None:
-                nxt = node[head] = {} if isinstance(rest[0], str) else []
+                nxt = node[head] = {} if rest[0] != "*" and isinstance(rest[0], str) else []
             self._set(nxt, rest, done + [head], value, path)
             return
         if not isinstance(node, list):

@@ -71,9 +71,12 @@ class Table(list):
 
 def points(params):
     """The cartesian product of ``{name: [values]}`` as a list of dicts, the
-    first parameter varying slowest."""
+    first parameter varying slowest; a list of dicts is taken as the points
+    themselves (``[{'gen': 1, 'width': 1}, {'gen': 3, 'width': 8}]``)."""
+    if isinstance(params, (list, tuple)) and params and all(isinstance(p, dict) for p in params):
+        return [dict(p) for p in params]
     if not isinstance(params, dict) or not params:
-        raise ValueError("params is a dict of lists, e.g. {'nodes[*].link.gen': [1, 3]}")
+        raise ValueError("params is a dict of lists, e.g. {'nodes[*].link.gen': [1, 3]}, or a list of points (dicts)")
     for k, v in params.items():
         if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
             raise ValueError("params['%s'] is not a list of values" % k)
@@ -142,7 +145,8 @@ def _stop_flag(name):
 
 def sweep(params, scenario, out, *, scheduler=None, workers=None, lab=None, retries=1, progress=None,
           cluster_kwargs=None):
-    """Run every point of the cartesian product of ``params`` and return a
+    """Run every point of the cartesian product of ``params`` (or the list of
+    points it is, see points()) and return a
     Table, one row per point, in point order; the table is also written to
     ``out/sweep.json`` and each point's run to ``out/points/NNN-.../``.
 
@@ -191,7 +195,6 @@ def sweep(params, scenario, out, *, scheduler=None, workers=None, lab=None, retr
 def _distribute(todo, rows, scheduler, workers, lab, retries, progress, cluster_kwargs):
     import dask
     from distributed import Client, Event, LocalCluster, as_completed
-    from distributed.client import FutureCancelledError
 
     cluster = None
     # A worker lost while running a point: Dask reschedules the point; after
@@ -217,9 +220,9 @@ def _distribute(todo, rows, scheduler, workers, lab, retries, progress, cluster_
             for f in as_completed(list(futures)):
                 i, p, pdir = futures[f]
                 try:
+                    if f.status == "cancelled":  # by another client; f.result() would raise a BaseException
+                        raise RuntimeError("cancelled")
                     row, text = f.result()
-                except FutureCancelledError:
-                    row, text = _row(i, p, pdir, error="cancelled"), None
                 except Exception as e:  # KilledWorker: lost twice; or the task failed twice
                     row, text = _row(i, p, pdir, error="%s: %s" % (type(e).__name__, e)), None
                 if text is not None and not os.path.exists(os.path.join(pdir, "results.json")):
@@ -245,13 +248,24 @@ def _stop_all(client, stop_event, futures, dirs, timeout=180):
     yet return at once. Then wait for the runners this machine started (a
     worker killed by the same Ctrl-C leaves its runner to PR_SET_PDEATHSIG,
     which tears down too): their pid files (run(), ``cli.pid``) go away."""
-    from distributed import wait
     deadline = time.monotonic() + timeout
+    keys = {f.key for f in futures}
     try:
         stop_event.set()
-        wait(futures, timeout=timeout)
-    except BaseException:  # a second Ctrl-C, a timeout, a lost scheduler: still wait for local runners
+    except BaseException:
         pass
+    while time.monotonic() < deadline:
+        try:
+            if all(f.done() for f in futures):
+                break
+            # A point whose worker died with the Ctrl-C is not done, but its
+            # runner tore down (below) and no worker is running it any more.
+            busy = any(k in keys for ks in client.processing().values() for k in ks)
+        except BaseException:  # a second Ctrl-C, a lost scheduler: still wait for local runners
+            busy = False
+        if not busy and not any(_alive(_read_pid(os.path.join(d, "cli.pid"))) for d in dirs):
+            break
+        time.sleep(0.5)
     try:
         client.cancel(futures)
     except Exception:
@@ -271,6 +285,8 @@ def _read_pid(path):
 
 
 def _alive(pid):
+    if not pid:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
