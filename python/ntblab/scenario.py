@@ -206,7 +206,13 @@ def pingpong_scenario(gen=3, width=8, iters=200, warmup=20, size=64, topology="b
 
     ``topology='fabric'`` puts both nodes on the transparent fabric switch
     (one hop more than back-to-back); ``hop_latency`` (e.g. '126ns') sets
-    ``switch.hop_latency``, each switch hop's cut-through time."""
+    ``switch.hop_latency``, each switch hop's cut-through time.
+
+    Step timeouts are on the guests' (modelled) clock; in batch mode the
+    runner gives up after boot_timeout plus the busiest node's step timeouts
+    of host time, here 180 + 240 + 60 + ``step_s`` seconds: a point whose
+    guest hangs costs that much, not hours."""
+    step_s = max(300, iters // 10)
     # Batch mode copies the host's file into the guests at the same path.
     bench = os.path.join(_lab.default_build_dir(), "sockets", "ntb_pingpong_bench")
     load = "$NTBLAB_ROOT/sockets/lab/guest.sh"
@@ -217,7 +223,7 @@ def pingpong_scenario(gen=3, width=8, iters=200, warmup=20, size=64, topology="b
         "topology": topology,
         "timing": {"mode": "exact", "exact_from": "marker"},
         "batch": {"files": ["/bin/bash", "sockets/lab/guest.sh", "guest/lib/guest-lib.sh", bench]},
-        "boot_timeout": "300s",
+        "boot_timeout": "180s",
         "nodes": [{"name": "node%d" % i, "memory": "256MiB", "link": {"gen": gen, "width": width}}
                   for i in range(2)],
         "steps": [
@@ -225,10 +231,10 @@ def pingpong_scenario(gen=3, width=8, iters=200, warmup=20, size=64, topology="b
              "timeout": "240s"},
             {"name": "exact time from here", "on": "node1", "run": marker, "timeout": "60s"},
             {"name": "ping-pong server", "on": "node0",
-             "run": "%s --server --family ntb --port 5201 --once" % bench, "timeout": "3600s"},
+             "run": "%s --server --family ntb --port 5201 --once" % bench, "timeout": "%ds" % step_s},
             {"name": "ping-pong %d B" % size, "on": "node1",
              "run": "%s --client 10.1.0.1 --family ntb --port 5201 --sizes %d --iters %d --warmup %d "
-                    "--json" % (bench, size, iters, warmup), "timeout": "3600s"},
+                    "--json" % (bench, size, iters, warmup), "timeout": "%ds" % step_s},
         ],
     }
     if seed is not None:
