@@ -7,7 +7,7 @@
 
 namespace py = pybind11;
 
-PYBIND11_MODULE(ntblab, m) {
+PYBIND11_MODULE(_core, m) {  // ntblab._core, re-exported by python/ntblab/__init__.py
   m.doc() = "ntblab: a virtual lab for PCIe non-transparent bridging (PEX8749 model)";
 
   // ConfigError (a ValueError) with the offending field in .field.
