@@ -57,3 +57,25 @@ def run_study(name, question, params, scenario, plot, args, columns):
         print("%d of %d points failed" % (len(table.failed), len(table)), file=sys.stderr)
         return 1
     return 0
+
+
+def plot_rtt(rows, path, series, x, label, xlabel, title, axes=None):
+    """The 64 B round trip's p50 (solid) and p99 (dashed) against `x`, one
+    pair of lines per value of `series`; `label(value)` names a pair and
+    `axes(ax)`, if given, adjusts the x axis."""
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for value in sorted({r[series] for r in rows}):
+        pts = sorted((r[x], r["rtt64_p50_us"], r["rtt64_p99_us"]) for r in rows if r[series] == value)
+        xs, p50, p99 = zip(*pts)
+        line, = ax.plot(xs, p50, "o-", label="%s p50" % label(value))
+        ax.plot(xs, p99, "x--", color=line.get_color(), label="%s p99" % label(value))
+    if axes:
+        axes(ax)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("64 B round trip, µs (modelled)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)

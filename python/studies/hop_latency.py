@@ -28,22 +28,8 @@ def scenario(topology, hop_ns, iters):
 
 
 def plot(rows, path):
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for topo in ("back-to-back", "fabric"):
-        pts = sorted((r["hop_ns"], r["rtt64_p50_us"], r["rtt64_p99_us"]) for r in rows if r["topology"] == topo)
-        if not pts:
-            continue
-        h, p50, p99 = zip(*pts)
-        line, = ax.plot(h, p50, "o-", label="%s p50" % topo)
-        ax.plot(h, p99, "x--", color=line.get_color(), label="%s p99" % topo)
-    ax.set_xlabel("hop latency per switch chip, ns")
-    ax.set_ylabel("64 B round trip, µs (modelled)")
-    ax.set_title("af_ntb ping-pong vs switch hop latency (Gen3 x8)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    _common.plot_rtt(rows, path, "topology", "hop_ns", str, "hop latency per switch chip, ns",
+                     "af_ntb ping-pong vs switch hop latency (Gen3 x8)")
 
 
 def main():

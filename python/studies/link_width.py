@@ -20,24 +20,11 @@ def params(quick):
 
 
 def plot(rows, path):
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for gen in sorted({r["gen"] for r in rows}):
-        pts = sorted((r["width"], r["rtt64_p50_us"], r["rtt64_p99_us"]) for r in rows if r["gen"] == gen)
-        if not pts:
-            continue
-        w, p50, p99 = zip(*pts)
-        line, = ax.plot(w, p50, "o-", label="Gen%d p50" % gen)
-        ax.plot(w, p99, "x--", color=line.get_color(), label="Gen%d p99" % gen)
-    ax.set_xscale("log", base=2)
-    ax.set_xticks([1, 2, 4, 8, 16], ["x1", "x2", "x4", "x8", "x16"])
-    ax.set_xlabel("link width (both nodes)")
-    ax.set_ylabel("64 B round trip, µs (modelled)")
-    ax.set_title("af_ntb ping-pong vs link generation and width")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    def widths(ax):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks([1, 2, 4, 8, 16], ["x1", "x2", "x4", "x8", "x16"])
+    _common.plot_rtt(rows, path, "gen", "width", lambda g: "Gen%d" % g, "link width (both nodes)",
+                     "af_ntb ping-pong vs link generation and width", widths)
 
 
 def main():
