@@ -144,12 +144,6 @@ std::string batch_pingpong(const std::string& name, int gen, int width, int iter
   return s.str();
 }
 
-/// The bytes of a file.
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 json sync_stats(LabRun& c) {
   const json& s = c.switch_stats();
   if (!s.contains("sync")) throw std::runtime_error("the switch wrote no modelled-time statistics");
@@ -259,7 +253,7 @@ int sc_main(int argc, char** argv) {
       std::fprintf(stderr, "[ntblab] %s: af_ntb ping-pong on Gen1 x1 in batch mode\n", name);
       if (run_scenario(path, o) != 0) throw std::runtime_error(name + std::string(": the batch run failed; see ") +
                                                                o.out_dir + "/results.json");
-      json r = json::parse(slurp(o.out_dir + "/results.json"));
+      json r = json::parse(read_whole_file(o.out_dir + "/results.json"));
       const std::string pp = r.at("steps").back().at("stdout").get<std::string>();
       const auto pos = pp.rfind("\n{");
       fig["rtt64_us_modelled_gen1x1"] =
@@ -267,7 +261,7 @@ int sc_main(int argc, char** argv) {
       const json& sy = r.at("timing").at("sync");
       late += sy.at("late_effects").get<double>() + sy.at("grant_overruns").get<double>();
       json same = {{"trace_hash", sy.at("trace_hash")}};
-      for (const json& n : r.at("nodes")) same[n.at("name").get<std::string>()] = slurp(n.at("batch_log"));
+      for (const json& n : r.at("nodes")) same[n.at("name").get<std::string>()] = read_whole_file(n.at("batch_log"));
       runs.push_back(same);
     }
     // Two runs of one scenario: byte-identical modelled results?

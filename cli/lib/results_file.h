@@ -14,6 +14,10 @@ namespace ntblab::cli {
 /// no temporary file remains.
 void write_file_atomic(const std::string& path, const std::string& data);
 
+/// The whole of the file at `path`, bytes as they are. Throws
+/// std::runtime_error naming the path if it cannot be read.
+std::string read_whole_file(const std::string& path);
+
 /// `j` as text that is always valid JSON: invalid UTF-8 in any string (a
 /// guest's output, a scenario's name, a path) becomes U+FFFD.
 std::string json_text(const nlohmann::json& j, int indent = 2);

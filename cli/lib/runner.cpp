@@ -142,6 +142,14 @@ void LabRun::progress(const std::string& line) const {
   if (!opts_.quiet) std::cerr << "[ntblab] " << line << std::endl;
 }
 
+void LabRun::report_step(size_t k, size_t total, const std::string& node, const std::string& name, bool ok,
+                         const std::string& took) const {
+  const std::string line = "step " + std::to_string(k + 1) + "/" + std::to_string(total) + " [" + node + "] " +
+                           name + ": " + (ok ? "ok" : "FAILED") + " (" + took + ")";
+  if (ok) progress(line);
+  else print_error(line);
+}
+
 // The guests' CPU: everything TCG offers except ERMS/FSRM ("fast REP MOVSB").
 // With them, Linux's copy_{to,from}_user and glibc's memcpy use REP MOVSB,
 // which TCG executes one byte per iteration: a guest's 64 KiB kernel copy
@@ -389,13 +397,9 @@ std::vector<batch::NodeLog> LabRun::wait_batch(std::string& error) {
           if (!shown[i].insert(id).second || id == batch::kPingId || id > s_.steps.size()) continue;
           const StepSpec& st = s_.steps[id - 1];
           const bool ok = !r.timed_out && !r.channel_error && (!st.expect || r.status == *st.expect);
-          char buf[96];
-          std::snprintf(buf, sizeof buf, "%s (guest clock %.6f s)", ok ? "ok" : "FAILED",
-                        double(r.guest_end_ns - r.guest_start_ns) / 1e9);
-          const std::string line = "step " + std::to_string(id) + "/" + std::to_string(s_.steps.size()) + " [" +
-                                   nodes_[i].name + "] " + st.name + ": " + buf;
-          if (ok) progress(line);
-          else print_error(line);
+          char took[48];
+          std::snprintf(took, sizeof took, "guest clock %.6f s", double(r.guest_end_ns - r.guest_start_ns) / 1e9);
+          report_step(id - 1, s_.steps.size(), nodes_[i].name, st.name, ok, took);
         }
       }
       check_alive();  // the switch, or a QEMU that did not end by powering off
@@ -427,11 +431,7 @@ std::string LabRun::step_env(size_t i) const {
 
 void LabRun::prepare_batch() {
   batch::Cpio cpio;
-  auto file = [](const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error("batch: cannot read " + path);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  };
+  const auto file = read_whole_file;
   // A program at its own path, with its libraries at theirs (ldd).
   auto add = [&](const std::string& path) {
     if (cpio.has(path)) return;
@@ -638,11 +638,8 @@ bool agent_steps(const Scenario& s, LabRun& cluster, json& steps) {
         got[j] = true;
         --left;
         runs[j].result = fut[j].get();
-        std::snprintf(buf, sizeof buf, "%s (%.1f s)", runs[j].ok() ? "ok" : "FAILED", runs[j].result.seconds);
-        const std::string line = "step " + std::to_string(k + 1) + "/" + std::to_string(s.steps.size()) +
-                                 " [" + runs[j].node + "] " + runs[j].spec->name + ": " + buf;
-        if (runs[j].ok()) cluster.progress(line);
-        else print_error(line);
+        std::snprintf(buf, sizeof buf, "%.1f s", runs[j].result.seconds);
+        cluster.report_step(k, s.steps.size(), runs[j].node, runs[j].spec->name, runs[j].ok(), buf);
         if (!runs[j].ok()) {
           all_ok = false;
           std::string why = runs[j].result.timed_out ? "timed out"

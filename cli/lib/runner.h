@@ -77,6 +77,9 @@ class LabRun {
   const nlohmann::json& switch_stats() const { return switch_stats_; }
   nlohmann::json node_info() const;
   void progress(const std::string& line) const;
+  /// "step K/N [node] name: ok (took)": a progress line, or an error line when not ok.
+  void report_step(size_t k, size_t total, const std::string& node, const std::string& name, bool ok,
+                   const std::string& took) const;
 
  private:
   struct Node {
