@@ -14,12 +14,12 @@
 #include <sys/prctl.h>
 
 #include <csignal>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "eth_hub.h"
 #include "model_backend.h"
+#include "results_file.h"
 #include "ntblab/scenario/cluster_config.h"
 #include "ntblab/scenario/node_links.h"
 #include "ntblab/scenario/scenario.h"
@@ -92,13 +92,18 @@ int sc_main(int argc, char** argv) {
     }
     logger->info("{}: {} nodes, {} links, listening in {}", scenario.name, config.nodes.size(),
                  endpoints.size(), socket_dir);
+    server.take_signals();
     std::cout << "ready" << std::endl;
-    server.run(true);
+    server.run();
     if (!stats_path.empty()) {
       nlohmann::json stats = cluster.stats();
       if (sync) stats["sync"] = sync->stats();
-      std::ofstream out(stats_path);
-      out << stats.dump(2) << "\n";
+      try {
+        cli::write_file_atomic(stats_path, cli::json_text(stats) + "\n");
+      } catch (const std::exception& e) {
+        logger->error("{}", e.what());
+        status = status ? status : 1;
+      }
     }
     logger->info("stopped");
     return status;

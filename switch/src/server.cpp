@@ -75,6 +75,7 @@ Server::~Server() {
     unlink(nodes_[i].socket_path.c_str());
   }
   if (stopfd_ >= 0) close(stopfd_);
+  if (sigfd_ >= 0) close(sigfd_);
   if (epfd_ >= 0) close(epfd_);
 }
 
@@ -86,19 +87,21 @@ void Server::stop() {
 
 bool Server::connected(unsigned node) const { return node < conns_.size() && conns_[node]; }
 
-int Server::run(bool handle_signals) {
-  int sigfd = -1;
-  if (handle_signals) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigprocmask(SIG_BLOCK, &set, nullptr);
-    sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    epoll_event ev{EPOLLIN, {.u64 = kSignal}};
-    epoll_ctl(epfd_, EPOLL_CTL_ADD, sigfd, &ev);
-  }
+void Server::take_signals() {
+  if (sigfd_ >= 0) return;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  sigfd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sigfd_ < 0) throw sys_error("signalfd");
+  epoll_event ev{EPOLLIN, {.u64 = kSignal}};
+  epoll_ctl(epfd_, EPOLL_CTL_ADD, sigfd_, &ev);
+}
+
+int Server::run() {
   signal(SIGPIPE, SIG_IGN);
   epoll_event evs[16];
   bool busy = false;  // the backend has work in progress: poll, do not sleep
@@ -129,7 +132,6 @@ int Server::run(bool handle_signals) {
   for (unsigned i = 0; i < conns_.size(); ++i)
     if (conns_[i]) close_node(i, "switch shutting down");
   throttle_.flush(log, true);
-  if (sigfd >= 0) close(sigfd);
   return 0;
 }
 

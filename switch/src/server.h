@@ -71,8 +71,13 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  /// Runs until stop() or SIGINT/SIGTERM (when handle_signals) ; returns 0.
-  int run(bool handle_signals = true);
+  /// From now on SIGINT, SIGTERM and SIGHUP stop run() (through a signalfd;
+  /// the caller has blocked them in every thread). Call it before telling
+  /// anyone the switch is ready: once the links are busy, a descriptor for it
+  /// may no longer be free. Throws if the signalfd cannot be made.
+  void take_signals();
+  /// Runs until stop() or a signal taken by take_signals(); returns 0.
+  int run();
   void stop();
 
   /// Raise or lower a node's INTx (called by the backend, from inside run()).
@@ -116,6 +121,7 @@ class Server {
   NodeBackend& backend_;
   int epfd_ = -1;
   int stopfd_ = -1;  // eventfd
+  int sigfd_ = -1;   // signalfd, from take_signals()
   std::vector<int> listen_fds_;
   /// Per listener: not polled until then (accept backoff); {} = polled.
   std::vector<std::chrono::steady_clock::time_point> listen_paused_until_;

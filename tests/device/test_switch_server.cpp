@@ -137,7 +137,7 @@ struct ServerFixture : ::testing::Test {
     };
     server->hello_timeout = std::chrono::milliseconds(300);
     backend.server = server.get();
-    thread = std::thread([this] { server->run(false); });
+    thread = std::thread([this] { server->run(); });
   }
   void TearDown() override {
     shutdown();
